@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the test suite drives for real (PostgreSQL server, curl).
+# Only what is missing is installed; nothing is started here (the tests start their own servers).
+set -euo pipefail
+need=()
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if ! command -v initdb >/dev/null 2>&1 && [ -z "$(pg_bin)" ]; then need+=(postgresql); fi
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
