@@ -1,0 +1,1 @@
+"""The control plane's REST API (FastAPI, under /api/v1)."""

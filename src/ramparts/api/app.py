@@ -1,0 +1,29 @@
+"""The FastAPI application of the control plane."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ramparts import __version__
+from ramparts.api import errors
+from ramparts.api.context import ControlPlane
+from ramparts.api.limits import BodySizeLimit
+from ramparts.api.routers import audit, status, tokens, tunnels
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(control_plane: ControlPlane) -> FastAPI:
+    app = FastAPI(
+        title="Ramparts control plane",
+        version=__version__,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.control_plane = control_plane
+    errors.install(app)
+    for router in (status.router, tunnels.router, tokens.router, audit.router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.add_middleware(BodySizeLimit)
+    return app

@@ -1,0 +1,100 @@
+"""`ramparts tunnel create|list|info|delete|token|rotate`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ramparts.cli.client import ApiClient
+from ramparts.cli.output import console, print_fields, print_json, print_table
+
+json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+@click.group()
+def tunnel() -> None:
+    """Manage tunnels (connectors dial out to the edge with a tunnel's token)."""
+
+
+def _show_token(result: dict[str, Any], as_json: bool, verb: str) -> None:
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{verb} tunnel [bold]{result['name']}[/] ({result['id']}).")
+    console.print("Connector token (shown once; run a connector with `--token`):")
+    click.echo(result["token"])
+
+
+@tunnel.command("create")
+@click.argument("name")
+@json_option
+def create(name: str, as_json: bool) -> None:
+    """Create a tunnel and print its connector token."""
+    _show_token(ApiClient.from_saved().post("/tunnels", json={"name": name}), as_json, "Created")
+
+
+@tunnel.command("list")
+@json_option
+def list_(as_json: bool) -> None:
+    """List tunnels."""
+    items = ApiClient.from_saved().get_all("/tunnels")
+    if as_json:
+        print_json(items)
+        return
+    print_table(
+        None,
+        ["NAME", "ID", "CREATED", "TOKENS"],
+        [(t["name"], t["id"], t["created_at"], t["credentials"]) for t in items],
+    )
+
+
+@tunnel.command("info")
+@click.argument("name")
+@json_option
+def info(name: str, as_json: bool) -> None:
+    """Show one tunnel (by name or id)."""
+    t = ApiClient.from_saved().get(f"/tunnels/{name}")
+    if as_json:
+        print_json(t)
+        return
+    print_fields(
+        [
+            ("name", t["name"]),
+            ("id", t["id"]),
+            ("created", t["created_at"]),
+            ("secret rotated", t["secret_rotated_at"]),
+            ("connector tokens", t["credentials"]),
+        ]
+    )
+
+
+@tunnel.command("delete")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="do not ask for confirmation")
+def delete(name: str, yes: bool) -> None:
+    """Delete a tunnel; its connectors are refused from then on."""
+    if not yes:
+        click.confirm(f"Delete tunnel {name}?", abort=True)
+    ApiClient.from_saved().delete(f"/tunnels/{name}")
+    console.print(f"Deleted tunnel [bold]{name}[/].")
+
+
+@tunnel.command("token")
+@click.argument("name")
+@json_option
+def token(name: str, as_json: bool) -> None:
+    """Issue a further connector token for a tunnel (earlier tokens keep working).
+
+    Secrets are stored only as digests, so a token cannot be shown twice; use
+    `ramparts tunnel rotate` to revoke every earlier token.
+    """
+    _show_token(ApiClient.from_saved().post(f"/tunnels/{name}/token"), as_json, "New token for")
+
+
+@tunnel.command("rotate")
+@click.argument("name")
+@json_option
+def rotate(name: str, as_json: bool) -> None:
+    """Revoke every connector token of a tunnel and issue a new one."""
+    _show_token(ApiClient.from_saved().post(f"/tunnels/{name}/rotate"), as_json, "Rotated")

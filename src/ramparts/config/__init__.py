@@ -1,0 +1,1 @@
+"""Configuration: where files live, snapshot building, and snapshot distribution to edges."""

@@ -1,0 +1,1 @@
+"""The edge node: runs and supervises the services that users and connectors reach."""

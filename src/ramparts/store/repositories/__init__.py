@@ -1,0 +1,1 @@
+"""Repositories: the only code that writes rows. One module per resource."""
