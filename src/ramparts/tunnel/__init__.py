@@ -1,0 +1,1 @@
+"""Tunnel: outbound-only connectors and the edge side that serves them."""
