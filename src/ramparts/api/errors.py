@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ramparts.store import Conflict, NotFound, StoreUnavailable
@@ -79,9 +80,16 @@ def install(app: FastAPI) -> None:
         log.warning("store unavailable", extra={"reason": str(exc)})
         return error_response(503, "store_unavailable", "the database is unavailable, retry later")
 
+    @app.exception_handler(DataError)
+    async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # A value that got past validation but that the database cannot store (e.g. NUL bytes).
+        return error_response(422, "invalid_request", "a value cannot be stored as given")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 

@@ -73,7 +73,9 @@ def list_tokens(cp: Plane, _actor: AdminActor) -> list[TokenOut]:
 
 @router.delete("/{token_id}", status_code=204)
 def revoke_token(
-    token_id: Annotated[str, Path(max_length=36)], cp: Plane, actor: AdminActor
+    token_id: Annotated[str, Path(max_length=36, pattern=r"^[0-9a-f-]+$")],
+    cp: Plane,
+    actor: AdminActor,
 ) -> Response:
     with cp.db.transaction() as session:
         token = tokens.revoke(session, token_id)

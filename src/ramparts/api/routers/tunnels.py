@@ -27,7 +27,9 @@ from ramparts.tunnel.token import ConnectorToken
 router = APIRouter(prefix="/tunnels", tags=["tunnels"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-TunnelRef = Annotated[str, Path(max_length=NAME_MAX, description="tunnel id or name")]
+TunnelRef = Annotated[
+    str, Path(max_length=NAME_MAX, pattern=NAME_PATTERN, description="tunnel id or name")
+]
 
 
 class TunnelCreate(BaseModel):

@@ -1,0 +1,1 @@
+"""Test harness: real servers (PostgreSQL, ramparts processes) started by the tests."""
