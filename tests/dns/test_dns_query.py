@@ -318,3 +318,22 @@ def test_arbitrary_bytes_never_crash(packet: bytes) -> None:
 def test_header_plus_random_bytes_never_crash(tail: bytes) -> None:
     with contextlib.suppress(QueryError):
         parse_query(_header(ar=len(tail) % 3) + tail)
+
+
+def test_long_label_and_control_byte_do_not_fool_the_fast_text() -> None:
+    # A 48-octet label has length byte "0"; a 0x05 byte in another label would look like a
+    # length byte: the text must still be exact.
+    name = dns.name.Name([b"a" * 48, b"x\x05y", b"example", b""])
+    wire = dns.message.make_query(name, "A").to_wire()
+    assert parse_query(wire).qname == "a" * 48 + ".x\\005y.example"
+
+
+@given(st.lists(st.binary(min_size=1, max_size=63), max_size=4))
+def test_qname_text_matches_dnspython_for_any_labels(labels: list[bytes]) -> None:
+    if sum(len(x) + 1 for x in labels) + 1 > 255:
+        return
+    name = dns.name.Name([*labels, b""])
+    q = parse_query(dns.message.make_query(name, "A").to_wire())
+    expected = "." if not labels else name.to_text(omit_final_dot=True).lower()
+    assert q.qname == expected
+    assert q.qname_wire == name.to_wire().lower()  # type: ignore[union-attr]

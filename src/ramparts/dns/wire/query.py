@@ -47,6 +47,8 @@ _META_QTYPES = range(128, 251)
 
 _PLAIN_OR_DOT = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
 _NO_EDNS = b""
+_MAX_SHORT_LABEL = 0x20
+_LENGTHS_TO_DOTS = bytes(0x2E if c <= _MAX_SHORT_LABEL else c for c in range(256))
 
 
 @dataclass(slots=True)
@@ -111,17 +113,18 @@ def parse_query(packet: bytes, *, allow_trailing: bool = False) -> Query:
 
     # Question name: plain labels only (a pointer could only point into the header).
     pos = HEADER_SIZE
-    labels: list[bytes] = []
-    while True:
-        if pos >= n:
-            raise FormErr("question name runs past the end", query_id=qid, flags=flags)
-        length = packet[pos]
-        if length == 0:
-            break
-        if length > MAX_LABEL_LENGTH:
-            raise FormErr("bad label in question name", query_id=qid, flags=flags)
-        labels.append(packet[pos + 1 : pos + 1 + length])
-        pos += 1 + length
+    count = 0
+    short_labels = True  # every length byte <= 32, so none looks like a printable character
+    try:
+        while length := packet[pos]:
+            if length > MAX_LABEL_LENGTH:
+                raise FormErr("bad label in question name", query_id=qid, flags=flags)
+            if length > _MAX_SHORT_LABEL:
+                short_labels = False
+            pos += 1 + length
+            count += 1
+    except IndexError:
+        raise FormErr("question name runs past the end", query_id=qid, flags=flags) from None
     name_end = pos + 1
     if name_end - HEADER_SIZE > MAX_NAME_LENGTH:
         raise FormErr("question name longer than 255 octets", query_id=qid, flags=flags)
@@ -134,14 +137,20 @@ def parse_query(packet: bytes, *, allow_trailing: bool = False) -> Query:
         raise FormErr("meta type in question", query_id=qid, flags=flags, question=question)
 
     qname_wire = packet[HEADER_SIZE:name_end].lower()
-    if labels:
-        joined = b".".join(labels).lower()
-        if not joined.translate(None, _PLAIN_OR_DOT) and joined.count(b".") == len(labels) - 1:
-            qname = joined.decode("ascii")
+    if count == 0:
+        qname = "."
+    else:
+        # Fast text: with short labels, length bytes (1..32) become dots in one translate; it
+        # is exact when the dot count matches and only plain characters remain.
+        text = qname_wire[1:-1].translate(_LENGTHS_TO_DOTS)
+        if (
+            short_labels
+            and text.count(b".") == count - 1
+            and not text.translate(None, _PLAIN_OR_DOT)
+        ):
+            qname = text.decode("ascii")
         else:
             qname = name_to_text(qname_wire)
-    else:
-        qname = "."
 
     if arcount == 0:
         if qend != n and not allow_trailing:
