@@ -150,9 +150,9 @@ def sniff_format(lines: list[str]) -> ListFormat:
         line = raw.strip()
         if not line:
             continue
-        if line.startswith(("||", "@@", "[adblock", "!")) or _COSMETIC.search(line):
+        if line.startswith(("||", "@@", "[adblock")) or _COSMETIC.search(line):
             return ListFormat.ADBLOCK
-        if line.startswith("#"):
+        if line.startswith(("#", "!")):
             continue
         first = line.split(None, 1)
         if len(first) == 2 and _is_ip(first[0]):

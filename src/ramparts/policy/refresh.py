@@ -131,6 +131,17 @@ class ListCache:
         _write_atomic(data_path, entry.data)
         _write_atomic(meta_path, json.dumps(meta).encode())
 
+    def touch(self, name: str, fetched_at: float) -> None:
+        """Record that the cached copy was confirmed current (HTTP 304) at ``fetched_at``."""
+        _, meta_path = self._paths(name)
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(meta, dict):
+            meta["fetched_at"] = fetched_at
+            _write_atomic(meta_path, json.dumps(meta).encode())
+
 
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -193,8 +204,10 @@ class ListRefresher:
                 headers["If-Modified-Since"] = cached.last_modified
         try:
             async with client.stream("GET", source.url, headers=headers) as response:
-                if response.status_code == 304:
-                    schedule.record_success(self.clock())
+                if response.status_code == 304 and cached is not None:
+                    now = self.clock()
+                    await asyncio.to_thread(self.cache.touch, source.name, now)
+                    schedule.record_success(now)
                     return None
                 if response.status_code != 200:
                     raise ListFormatError(f"HTTP status {response.status_code}")
