@@ -10,6 +10,7 @@ from ramparts.dns.wire.build import (
     error_response,
     fit_udp,
     override_response,
+    pad_response,
     rcode_response,
     record,
     udp_limit,
@@ -17,6 +18,7 @@ from ramparts.dns.wire.build import (
 from ramparts.dns.wire.names import name_from_text, name_to_text, read_name
 from ramparts.dns.wire.patch import PatchableAnswer, prepare_answer, serve_answer
 from ramparts.dns.wire.query import Query, parse_query
+from ramparts.dns.wire.records import uncompressed_records
 from ramparts.dns.wire.response import AnswerKind, ParsedResponse, RecordInfo, parse_response
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "name_from_text",
     "name_to_text",
     "override_response",
+    "pad_response",
     "parse_query",
     "parse_response",
     "prepare_answer",
@@ -41,4 +44,5 @@ __all__ = [
     "record",
     "serve_answer",
     "udp_limit",
+    "uncompressed_records",
 ]

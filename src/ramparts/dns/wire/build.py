@@ -22,6 +22,7 @@ from ramparts.dns.constants import (
     FLAG_RA,
     FLAG_RD,
     FLAG_TC,
+    HEADER_SIZE,
     OPCODE_MASK,
     RCODE_MASK,
     RCODE_NOERROR,
@@ -30,13 +31,22 @@ from ramparts.dns.constants import (
     TYPE_A,
     TYPE_AAAA,
     TYPE_CNAME,
+    TYPE_OPT,
 )
-from ramparts.dns.errors import QueryError
-from ramparts.dns.wire.edns import build_opt, ede_option
+from ramparts.dns.errors import NameFormatError, QueryError
+from ramparts.dns.wire.edns import (
+    PADDING_BLOCK_RESPONSE,
+    build_opt,
+    ede_option,
+    padding_needed,
+    padding_option,
+)
+from ramparts.dns.wire.names import skip_name
 from ramparts.dns.wire.query import Query
 
 _HEADER = struct.Struct("!6H")
 _RR_FIXED = struct.Struct("!HHIH")
+_U16 = struct.Struct("!H")
 
 QNAME_POINTER = b"\xc0\x0c"
 """Compression pointer to the question name at offset 12 (RFC 1035 §4.1.4)."""
@@ -181,3 +191,33 @@ def fit_udp(response: bytes, query: Query, max_udp_size: int = DEFAULT_MAX_UDP_S
     if not query.edns:
         return header + query.question
     return header + query.question + build_opt(SERVER_UDP_SIZE, do=query.do)
+
+
+def pad_response(response: bytes, block: int = PADDING_BLOCK_RESPONSE) -> bytes:
+    """``response`` with a Padding option bringing it to a multiple of ``block`` octets (RFC
+    7830, RFC 8467 §4.1), for encrypted transports when the client sent Padding. Only
+    messages whose last record is the OPT (all replies built or served here) are padded;
+    others come back unchanged."""
+    try:
+        _qid, _flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(response)
+        if qdcount > 1:
+            return response
+        pos = skip_name(response, HEADER_SIZE) + 4 if qdcount else HEADER_SIZE
+        last = -1
+        for _ in range(ancount + nscount + arcount):
+            last = pos
+            pos = skip_name(response, pos) + 10
+            pos += _U16.unpack_from(response, pos - 2)[0]
+        if last < 0 or pos != len(response) or response[last] != 0:
+            return response
+        rtype = _U16.unpack_from(response, last + 1)[0]
+        rdlength = _U16.unpack_from(response, last + 9)[0]
+    except (NameFormatError, struct.error):
+        return response
+    if rtype != TYPE_OPT:
+        return response
+    size = padding_needed(len(response), block)
+    padded = bytearray(response)
+    _U16.pack_into(padded, last + 9, rdlength + 4 + size)
+    padded += padding_option(size)
+    return bytes(padded)
