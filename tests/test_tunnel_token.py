@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 
@@ -48,15 +49,11 @@ def test_invalid_bodies(body: object) -> None:
 
 @given(st.text(max_size=300))
 def test_arbitrary_text_only_raises_token_error(text: str) -> None:
-    try:
+    with contextlib.suppress(TokenError):
         ConnectorToken.decode(text)
-    except TokenError:
-        pass
 
 
 @given(st.binary(max_size=300))
 def test_arbitrary_base64_payloads_only_raise_token_error(payload: bytes) -> None:
-    try:
+    with contextlib.suppress(TokenError):
         ConnectorToken.decode(base64.b64encode(payload).decode())
-    except TokenError:
-        pass

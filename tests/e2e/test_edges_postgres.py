@@ -30,7 +30,9 @@ def _api(tmp_path: Path, env: dict[str, str], url: str, data_dir: Path) -> Rampa
     return proc
 
 
-def _edge(tmp_path: Path, env: dict[str, str], url: str, data_dir: Path, name: str) -> RampartsProcess:
+def _edge(
+    tmp_path: Path, env: dict[str, str], url: str, data_dir: Path, name: str
+) -> RampartsProcess:
     args = [
         "edge", "--json", "--name", name,
         "--database", url,
@@ -82,7 +84,9 @@ def test_two_edges_serve_a_change_within_two_seconds(
                 if _ready(edge)["snapshot_version"] == version:
                     del pending[key]
             elapsed = time.monotonic() - changed_at
-            assert elapsed < CONVERGENCE_BAR, f"edges did not converge on v{version} in {elapsed:.2f}s"
+            assert elapsed < CONVERGENCE_BAR, (
+                f"edges did not converge on v{version} in {elapsed:.2f}s"
+            )
             time.sleep(0.02)
     status = httpx.get(f"{base}/status", headers=headers).json()
     assert {e["name"] for e in status["edges"]} == {"a", "b"}

@@ -49,7 +49,13 @@ def test_up_first_run_api_cli_edge_and_drain(tmp_path: Path, user_env: dict[str,
 
         # The done-criterion, with real curl.
         listed = subprocess.run(
-            ["curl", "-sf", "-H", f"Authorization: Bearer {token}", f"{s['api_url']}/api/v1/tunnels"],
+            [
+                "curl",
+                "-sf",
+                "-H",
+                f"Authorization: Bearer {token}",
+                f"{s['api_url']}/api/v1/tunnels",
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -90,7 +90,9 @@ async def test_apply_reaches_every_service() -> None:
     services = [RecordingService("a", journal), RecordingService("b", journal)]
     sup = Supervisor(services, EdgeMetrics(), lambda: SNAP, health_interval=3600)
     await sup.start()
-    newer = Snapshot(version=2, team_name="t", team_domain="t.localhost", ca_fingerprint="sha256:00")
+    newer = Snapshot(
+        version=2, team_name="t", team_domain="t.localhost", ca_fingerprint="sha256:00"
+    )
     sup.apply(newer)
     assert [s.snapshot for s in services] == [newer, newer]
     await sup.stop()
