@@ -220,3 +220,22 @@ def test_fuzz_list_lines(text: str, kind: ListKind, fmt: ListFormat) -> None:
     # Every accepted value is already normalised: re-normalising changes nothing.
     if kind in (ListKind.DOMAIN, ListKind.HOST):
         assert all(normalize_domain(v) == v for v in parsed.values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.ip_addresses(), st.text(max_size=20)))
+def test_address_key_fast_path_agrees_with_ipaddress(value: object) -> None:
+    import ipaddress
+
+    from ramparts.policy.ipset import address_key
+
+    text = str(value)
+    try:
+        expected: int | None = address_key(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        expected = None
+    try:
+        got: int | None = parse_address_key(text)
+    except ValueError:
+        got = None
+    assert got == expected

@@ -8,12 +8,16 @@ IPv4-mapped IPv6 addresses (``::ffff:a.b.c.d``, RFC 4291 §2.5.5.2) count as IPv
 from __future__ import annotations
 
 import ipaddress
+import socket
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: IPv6 keys start above every IPv4 key, so the two families never overlap.
 IPV6_OFFSET = 1 << 32
+
+#: RFC 4291 §2.5.5.2: ::ffff:0:0/96 holds IPv4-mapped addresses.
+_V4_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,7 +35,17 @@ def address_key(address: IpAddress) -> int:
 
 def parse_address_key(text: str) -> int:
     """Key of an address written as text; raises ValueError when it is not an address."""
-    return address_key(ipaddress.ip_address(text.strip()))
+    try:  # fast path: inet_pton is strict (dotted quad / RFC 4291 text) and runs in C
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError, TypeError):
+        return address_key(ipaddress.ip_address(text.strip()))
+    if packed.startswith(_V4_MAPPED_PREFIX):
+        return int.from_bytes(packed[12:], "big")
+    return int.from_bytes(packed, "big") + IPV6_OFFSET
 
 
 def network_range(network: IpNetwork) -> tuple[int, int]:

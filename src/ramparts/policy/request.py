@@ -8,7 +8,7 @@ the parts of ``http.request.uri``, and the scheme-less form URL lists compare ag
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,8 +52,8 @@ def dns_request(
     *,
     src_ip: str | None = None,
     location: str | None = None,
-    resolved_ips: Iterable[str] = (),
-    cname: Iterable[str] = (),
+    resolved_ips: Sequence[str] = (),
+    cname: Sequence[str] = (),
     identity: Identity | None = None,
 ) -> dict[str, object]:
     """Request of a DNS query (and, with resolved_ips / cname, of its answer)."""
@@ -62,9 +62,11 @@ def dns_request(
         "dns.fqdn": name,
         "dns.domains": domain_suffixes(name),
         "dns.query_rtype": query_rtype.upper(),
-        "dns.resolved_ips": tuple(parse_address_key(ip) for ip in resolved_ips),
-        "dns.cname": tuple(request_domain(c) for c in cname),
     }
+    if resolved_ips:
+        r["dns.resolved_ips"] = tuple([parse_address_key(ip) for ip in resolved_ips])
+    if cname:
+        r["dns.cname"] = tuple([request_domain(c) for c in cname])
     if src_ip is not None:
         r["dns.src_ip"] = parse_address_key(src_ip)
     if location is not None:
