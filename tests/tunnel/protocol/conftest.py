@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -16,6 +17,7 @@ from ramparts.tunnel.protocol import (
     Settings,
     TunnelConnection,
 )
+from ramparts.tunnel.protocol.frames import HEADER
 
 TUNNEL_ID = uuid.UUID("11111111-2222-3333-4444-555555555555")
 CONNECTOR_ID = uuid.UUID("99999999-8888-7777-6666-555555555555")
@@ -88,10 +90,31 @@ def pair() -> Pair:
 
 
 @pytest.fixture(name="make_pair")
-def make_pair_fixture() -> object:
+def make_pair_fixture() -> Callable[..., Pair]:
     return make_pair
 
 
 @pytest.fixture(name="register_request")
-def register_request_fixture() -> object:
+def register_request_fixture() -> Callable[..., RegisterRequest]:
     return register_request
+
+
+Frame = tuple[int, int, int, bytes]
+
+
+def parse_frames(data: bytes) -> list[Frame]:
+    """Split whole frames (type, flags, stream id, payload) out of sent bytes."""
+    out: list[Frame] = []
+    pos = 0
+    while pos < len(data):
+        ftype, flags, sid, length = HEADER.unpack_from(data, pos)
+        pos += HEADER.size
+        out.append((ftype, flags, sid, data[pos : pos + length]))
+        pos += length
+    assert pos == len(data)
+    return out
+
+
+@pytest.fixture(name="parse_frames")
+def parse_frames_fixture() -> Callable[[bytes], list[Frame]]:
+    return parse_frames

@@ -145,6 +145,7 @@ class FrameDecoder(ConnectionCore):
             self._receive(data, events)
         except TunnelProtocolError as exc:
             self._fail(exc)
+            exc.events = events
             raise
         return events
 
@@ -236,9 +237,7 @@ class FrameDecoder(ConnectionCore):
             return _error(ErrorCode.PROTOCOL_ERROR, f"unknown frame type 0x{ftype:02x}")
         name = _T(ftype).name
         if ftype in (EDGE_SENDS if self._is_edge else CONNECTOR_SENDS):
-            return _error(
-                ErrorCode.PROTOCOL_ERROR, f"{name} may not be sent by the {self.role.value}s peer"
-            )
+            return _error(ErrorCode.PROTOCOL_ERROR, f"{name} is not sent to the {self.role.value}")
         if self._state is not _OPEN:
             return _error(ErrorCode.PROTOCOL_ERROR, f"{name} before registration completed")
         return _error(ErrorCode.PROTOCOL_ERROR, f"{name} after registration")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ErrorCode(IntEnum):
@@ -43,12 +44,17 @@ class TunnelError(Exception):
 
 
 class TunnelProtocolError(TunnelError):
-    """The peer broke the protocol; ``code`` is the wire code sent in GOAWAY."""
+    """The peer broke the protocol; ``code`` is the wire code sent in GOAWAY.
+
+    ``events`` holds what ``receive_data`` decoded before the fault (the driver may still
+    deliver them, e.g. a response that completed in the same read).
+    """
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
+        self.events: list[Any] = []
 
 
 class TunnelUsageError(TunnelError):
