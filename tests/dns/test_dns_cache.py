@@ -120,6 +120,8 @@ def test_uncacheable_responses(query: Query, make_response: MakeResponse) -> Non
         "www.example.com", "A", authority=[("example.", 60, "NS", ["ns.example."])]
     )
     assert cache.put(make_key(0, query), referral, _parsed(referral, query), 0) is None
+    bare_servfail = bytes.fromhex("0007818200000000 00000000")
+    assert cache.put(make_key(0, query), bare_servfail, _parsed(bare_servfail, query), 0) is None
     assert len(cache) == 0
 
 

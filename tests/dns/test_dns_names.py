@@ -151,3 +151,10 @@ def test_read_name_never_crashes(buf: bytes, offset: int) -> None:
     assert name.endswith(b"\x00")
     assert len(name) <= 255
     assert offset < end <= len(buf)
+
+
+def test_pointed_to_labels_must_end_before_the_pointing_name() -> None:
+    # The name at 14 points back to 12, whose run "\x05..." would read into the pointing name.
+    buf = HEADER + b"\x05a" + b"\x01b\xc0\x0c" + b"\x00"
+    with pytest.raises(NameFormatError):
+        read_name(buf, 14)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 
 import dns.edns
@@ -14,7 +15,7 @@ from ramparts.dns.wire.build import block_response, build_reply, override_respon
 from ramparts.dns.wire.names import name_from_text
 from ramparts.dns.wire.query import parse_query
 from ramparts.dns.wire.records import uncompressed_records
-from ramparts.dns.wire.response import parse_response
+from ramparts.dns.wire.response import RecordInfo, parse_response
 
 MakeQuery = Callable[..., bytes]
 MakeResponse = Callable[..., bytes]
@@ -55,11 +56,35 @@ def test_malformed_rdata_is_reported() -> None:
     question = name_from_text("x.example") + b"\x00\x0f\x00\x01"
     bad_mx = b"\xc0\x0c\x00\x0f\x00\x01\x00\x00\x00\x3c\x00\x02\x00\x0a"
     wire = header + question + bad_mx
-    parsed = parse_response(
-        wire, query_id=7, qname_wire=name_from_text("x.example"), qtype=15, qclass=1
-    )
     with pytest.raises(MalformedResponse):
-        uncompressed_records(wire, parsed.records)
+        parse_response(wire, query_id=7, qname_wire=name_from_text("x.example"), qtype=15, qclass=1)
+    record = RecordInfo(0, b"", 15, 1, 60, len(header + question), 0, len(wire) - 2, 2)
+    with pytest.raises(MalformedResponse):
+        uncompressed_records(wire, [record])
+
+
+@pytest.mark.parametrize(
+    ("rtype", "rdata"),
+    [
+        (5, b"\x01a\x00\x00"),  # CNAME with a trailing octet
+        (6, b"\x00\x00" + bytes(19)),  # SOA fixed fields one short
+        (6, b"\x00"),  # SOA with one name only
+        (1, b"\x01\x02\x03"),  # A of 3 octets
+        (28, bytes(4)),  # AAAA of 4 octets
+    ],
+)
+def test_bad_rdata_in_any_section_is_malformed(rtype: int, rdata: bytes) -> None:
+    header = bytes.fromhex("0007818000010000 00000001")
+    question = name_from_text("x.example") + b"\x00\x01\x00\x01"
+    extra = b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, 60, len(rdata)) + rdata
+    with pytest.raises(MalformedResponse):
+        parse_response(
+            header + question + extra,
+            query_id=7,
+            qname_wire=name_from_text("x.example"),
+            qtype=1,
+            qclass=1,
+        )
 
 
 @pytest.mark.parametrize("rdtype", ["A", "MX"])

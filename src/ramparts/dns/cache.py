@@ -165,8 +165,8 @@ class AnswerCache:
 
     def cache_ttl(self, parsed: ParsedResponse) -> int | None:
         """How long ``parsed`` may be cached under these limits, ``None`` if not at all."""
-        if parsed.truncated:
-            return None
+        if parsed.truncated or not parsed.question:
+            return None  # retry over TCP / an error reply without the question: not servable
         lim = self.limits
         kind = parsed.kind
         if kind is AnswerKind.ANSWER and parsed.min_ttl is not None:
@@ -181,8 +181,8 @@ class AnswerCache:
         self, key: CacheKey, packet: bytes, parsed: ParsedResponse, now: float
     ) -> CacheEntry | None:
         """Store the validated upstream response ``packet``; ``None`` when it is not
-        cacheable (truncated, referral, error other than SERVFAIL, negative without SOA,
-        TTL 0)."""
+        cacheable (truncated, no question, referral, error other than SERVFAIL, negative
+        without SOA, TTL 0)."""
         ttl = self.cache_ttl(parsed)
         if not ttl:
             return None

@@ -1,8 +1,9 @@
 """Domain names on the wire (RFC 1035 §3.1, §4.1.4) and in presentation format.
 
 Wire names returned here are always uncompressed: length-prefixed labels ending with the root
-byte ``0x00``. Compression pointers are followed only strictly backwards (each jump lands
-before the start of the label run that contained it), so loops are impossible.
+byte ``0x00``. Compression pointers are followed only strictly backwards (each jump lands,
+and the labels it leads to end, before the start of the label run that contained it), so
+loops are impossible.
 """
 
 from __future__ import annotations
@@ -25,38 +26,43 @@ _PLAIN_OR_DOT = _PLAIN + b"."
 
 
 def read_name(buf: bytes, offset: int) -> tuple[bytes, int]:
-    """Return the uncompressed wire name at ``offset`` (case kept) and the offset after it."""
+    """Return the uncompressed wire name at ``offset`` (case kept) and the offset after it.
+
+    A pointer must land before the start of the label run holding it, and the run it lands on
+    must end (with the root or another pointer) before that start too: compressed names only
+    refer to data written earlier, which also makes loops impossible.
+    """
     n = len(buf)
     pos = offset
-    limit = offset  # a pointer must land strictly before this
+    segment = offset  # start of the label run being read
+    bound = n  # the run must end before this
     end = -1
     out = bytearray()
     while True:
-        if pos >= n:
-            raise NameFormatError("name runs past the end of the message")
+        if pos >= bound:
+            raise NameFormatError("name runs past the end of its data")
         length = buf[pos]
         if length == 0:
             out.append(0)
-            if len(out) > MAX_NAME_LENGTH:
-                raise NameFormatError("name longer than 255 octets")
             return bytes(out), (pos + 1 if end < 0 else end)
         if length <= MAX_LABEL_LENGTH:
             nxt = pos + 1 + length
-            if nxt > n:
-                raise NameFormatError("label runs past the end of the message")
+            if nxt > bound:
+                raise NameFormatError("label runs past the end of its data")
             out += buf[pos:nxt]
             if len(out) >= MAX_NAME_LENGTH:
                 raise NameFormatError("name longer than 255 octets")
             pos = nxt
         elif length & POINTER_MASK == POINTER_MASK:
-            if pos + 1 >= n:
-                raise NameFormatError("compression pointer runs past the end")
+            if pos + 1 >= bound:
+                raise NameFormatError("compression pointer runs past the end of its data")
             target = ((length & 0x3F) << 8) | buf[pos + 1]
-            if target >= limit or target < HEADER_SIZE:
+            if target >= segment or target < HEADER_SIZE:
                 raise NameFormatError("compression pointer does not point backwards")
             if end < 0:
                 end = pos + 2
-            limit = target
+            bound = segment
+            segment = target
             pos = target
         else:
             raise NameFormatError(f"unsupported label type 0x{length:02x}")

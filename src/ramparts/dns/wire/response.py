@@ -35,7 +35,8 @@ from ramparts.dns.constants import (
     TYPE_SOA,
 )
 from ramparts.dns.errors import MalformedResponse, MismatchedResponse, NameFormatError
-from ramparts.dns.wire.names import name_to_text, read_name, skip_name
+from ramparts.dns.wire.names import name_to_text, read_name
+from ramparts.dns.wire.rdata import COMPRESSIBLE_TYPES, expand_rdata
 
 _HEADER = struct.Struct("!6H")
 _TYPE_CLASS = struct.Struct("!HH")
@@ -48,8 +49,7 @@ SECTION_ADDITIONAL = 2
 
 MAX_TTL_VALUE = 0x7FFFFFFF
 """TTLs with the top bit set are read as 0 (RFC 2181 §8)."""
-SOA_FIXED_TAIL = 20
-"""SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM: the last 20 octets of SOA RDATA (RFC 1035 §3.3.13)."""
+_ADDRESS_LENGTH = {TYPE_A: 4, TYPE_AAAA: 16}
 
 
 class AnswerKind(IntEnum):
@@ -167,6 +167,10 @@ def _read_records(
             rdata = pos + 10
             if rdata + rdlength > n:
                 raise MalformedResponse("record data truncated")
+            if rtype in COMPRESSIBLE_TYPES:
+                expand_rdata(packet, rtype, rdata, rdata + rdlength)  # names must be sound
+            elif rdlength != _ADDRESS_LENGTH.get(rtype, rdlength):
+                raise MalformedResponse("address record of the wrong length")
             if rtype == TYPE_OPT:
                 # RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
                 # Its TTL field holds extended rcode, version and flags: kept raw.
@@ -227,12 +231,8 @@ def _interpret(
     addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     for r in answers:
         if r.rtype == TYPE_A and r.owner in chain_names:
-            if r.rdlength != 4:
-                raise MalformedResponse("A record data is not 4 octets")
             addresses.append(ipaddress.IPv4Address(packet[r.rdata_offset : r.end]))
         elif r.rtype == TYPE_AAAA and r.owner in chain_names:
-            if r.rdlength != 16:
-                raise MalformedResponse("AAAA record data is not 16 octets")
             addresses.append(ipaddress.IPv6Address(packet[r.rdata_offset : r.end]))
 
     soa = next((r for r in records if r.section == SECTION_AUTHORITY and r.rtype == TYPE_SOA), None)
@@ -250,8 +250,6 @@ def _interpret(
     else:
         kind = AnswerKind.NODATA
     if kind in (AnswerKind.NXDOMAIN, AnswerKind.NODATA) and soa is not None:
-        if soa.rdlength < SOA_FIXED_TAIL + 2:
-            raise MalformedResponse("SOA record data too short")
         (minimum,) = _U32.unpack_from(packet, soa.end - 4)
         negative_ttl = min(soa.ttl, minimum, *(r.ttl for r in answers))
     return ParsedResponse(
@@ -270,11 +268,5 @@ def _interpret(
 
 
 def _rdata_name(packet: bytes, record: RecordInfo) -> bytes:
-    """The single domain name forming a record's RDATA (CNAME, NS, PTR, DNAME)."""
-    try:
-        if skip_name(packet, record.rdata_offset) != record.end:
-            raise MalformedResponse("name does not fill the record data")
-        name, _ = read_name(packet, record.rdata_offset)
-    except NameFormatError as exc:
-        raise MalformedResponse(str(exc)) from exc
-    return name
+    """The single domain name forming a CNAME's RDATA (validated while reading records)."""
+    return read_name(packet, record.rdata_offset)[0]
