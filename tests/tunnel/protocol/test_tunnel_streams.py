@@ -17,6 +17,7 @@ from ramparts.tunnel.protocol import (
     Settings,
     StreamClosed,
     StreamEnded,
+    StreamIdsExhausted,
     StreamKind,
     StreamOpened,
     StreamRejected,
@@ -377,3 +378,9 @@ def test_large_writes_are_split_into_frames(make_pair, parse_frames):
     frames = parse_frames(pair.edge.data_to_send())
     assert [len(f[3]) for f in frames] == [65536, 65536, 65536, 200_000 - 3 * 65536]
     assert [f[1] & FLAG_FIN for f in frames] == [0, 0, 0, FLAG_FIN]
+
+
+def test_stream_ids_run_out_with_a_clear_error(pair):
+    pair.edge._highest = 0xFFFF_FFFF  # white-box: 2**31 streams later
+    with pytest.raises(StreamIdsExhausted):
+        pair.edge.open_stream(DialMeta(StreamKind.TCP, "db"))

@@ -24,7 +24,7 @@ class StreamKind(IntEnum):
 
     HTTP = 1  # one HTTP request/response (WebSocket upgrades included)
     TCP = 2  # a byte stream to the tcp:// or ssh:// service of a hostname's ingress rule
-    UDP = 3  # datagrams of one UDP flow, framed as DATA
+    UDP = 3  # one UDP flow: the stream is the session, payloads are DATAGRAMs (flow = stream id)
     IP_DIAL = 4  # a flow from a private-network route: dial host (an IP) and port
 
 
