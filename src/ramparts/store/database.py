@@ -89,9 +89,9 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration."""
-        from ramparts.store.migrate import upgrade_to_head
+        from ramparts.store.migrate import upgrade_to_heads
 
-        upgrade_to_head(self.engine)
+        upgrade_to_heads(self.engine)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -18,6 +18,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Apply every pending migration (idempotent; concurrent starters serialise on PostgreSQL)."""
-    command.upgrade(alembic_config(engine), "head")
+def upgrade_to_heads(engine: Engine) -> None:
+    """Apply every pending migration on every branch (capabilities each have their own branch
+    off the initial schema, so they can be developed side by side)."""
+    command.upgrade(alembic_config(engine), "heads")

@@ -1,0 +1,33 @@
+"""ORM models, one module per capability. Every schema change goes through an Alembic migration.
+
+Each capability's module is imported here so that ``Base.metadata`` knows every table.
+"""
+
+from ramparts.store.models.base import NAME_MAX, Base, new_id, utcnow
+from ramparts.store.models.core import (
+    ApiToken,
+    AuditEvent,
+    ConfigVersion,
+    EdgeNode,
+    Route,
+    Team,
+    Tunnel,
+    TunnelCredential,
+    VirtualNetwork,
+)
+
+__all__ = [
+    "NAME_MAX",
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "ConfigVersion",
+    "EdgeNode",
+    "Route",
+    "Team",
+    "Tunnel",
+    "TunnelCredential",
+    "VirtualNetwork",
+    "new_id",
+    "utcnow",
+]
