@@ -5,7 +5,8 @@
 Ours: ``parse_query`` + ``AnswerCache.get`` + ``serve_answer`` (ID/flags/TTLs patched on bytes).
 Anchor: dnspython on the same packets: ``dns.message.from_wire``, a dict cache of response
 messages, ``make_response`` with TTL-adjusted copies of the cached RRsets, ``to_wire``.
-Also prints ours split into steps and the block path (parse + block answer). Single core.
+Also prints ours split into steps, the block path (parse + block answer) and the miss path
+(parse an upstream response + store it). Single core.
 """
 
 from __future__ import annotations
@@ -187,12 +188,15 @@ def main() -> None:
     block = measure(lambda: sum(len(block_response(parse_query(p))) for p in packets), n,
                     args.seconds / 2)  # fmt: skip
 
+    store = measure(lambda: len(fill_ours(upstream)), len(upstream), args.seconds / 2)
+
     print(f"packets: {n} queries over {args.names} cached names (A/AAAA, half EDNS)")
     print(f"dnspython  parse+cache+respond : {anchor:>10,.0f} ops/s")
     print(f"ramparts   parse+cache+patch   : {ours:>10,.0f} ops/s")
     print(f"ratio ours/dnspython           : {ours / anchor:>10.1f}x")
     print(f"  steps: parse {parse_only:,.0f}/s, cache get {get_only:,.0f}/s, "
-          f"patch {serve_only:,.0f}/s; parse+block answer {block:,.0f}/s")  # fmt: skip
+          f"patch {serve_only:,.0f}/s; parse+block answer {block:,.0f}/s; "
+          f"miss path (parse upstream response + store) {store:,.0f}/s")  # fmt: skip
     print("context (issue 6): unbound cached answers ~71,000 q/s end to end on this machine")
 
 

@@ -13,6 +13,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 from ramparts.dns.constants import (
     FLAG_QR,
@@ -63,9 +64,11 @@ class AnswerKind(IntEnum):
     ERROR = 5
 
 
-@dataclass(frozen=True, slots=True)
-class RecordInfo:
-    """Where one resource record sits in the message (all offsets from the message start)."""
+class RecordInfo(NamedTuple):
+    """Where one resource record sits in the message (all offsets from the message start).
+
+    A named tuple: immutable and several times cheaper to create than a frozen dataclass,
+    which matters with one per record on every cache miss."""
 
     section: int
     owner: bytes  # lower-case uncompressed wire name
