@@ -337,3 +337,12 @@ def test_qname_text_matches_dnspython_for_any_labels(labels: list[bytes]) -> Non
     expected = "." if not labels else name.to_text(omit_final_dot=True).lower()
     assert q.qname == expected
     assert q.qname_wire == name.to_wire().lower()  # type: ignore[union-attr]
+
+
+def test_question_name_of_exactly_255_octets_is_accepted() -> None:
+    labels = [b"a" * 63] * 3 + [b"b" * 61]
+    wire = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00"
+    assert len(wire) == 255
+    assert parse_query(_header() + wire + b"\x00\x01\x00\x01").qname_wire == wire
+    with pytest.raises(FormErr):
+        parse_query(_header() + b"\x01a" * 30_000)  # stops early, whatever the packet size

@@ -123,6 +123,8 @@ def parse_query(packet: bytes, *, allow_trailing: bool = False) -> Query:
                 short_labels = False
             pos += 1 + length
             count += 1
+            if pos - HEADER_SIZE >= MAX_NAME_LENGTH:  # stop early: bounded work per packet
+                raise FormErr("question name longer than 255 octets", query_id=qid, flags=flags)
     except IndexError:
         raise FormErr("question name runs past the end", query_id=qid, flags=flags) from None
     name_end = pos + 1
