@@ -10,6 +10,12 @@ import click
 
 from ramparts import logs
 from ramparts.config.paths import default_data_dir, ensure_private_dir
+from ramparts.edge.settings import (
+    DEFAULT_ADMIN_PORT,
+    DEFAULT_HTTPS_PORT,
+    DEFAULT_TUNNEL_PORT,
+    EdgeSettings,
+)
 from ramparts.store import Database, database_url_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,3 +59,41 @@ def open_store(data_dir: Path, database: str | None) -> tuple[Path, Database]:
 
 def setup_logging(level: str, fmt: str) -> None:
     logs.setup(level, fmt)
+
+
+def edge_options(func: F) -> F:
+    """Listener options shared by `ramparts up` and `ramparts edge` (collected as **edge)."""
+    options = [
+        click.option(
+            "--host", default="127.0.0.1", show_default=True, help="address services bind"
+        ),
+        click.option("--https-port", type=int, default=DEFAULT_HTTPS_PORT, show_default=True),
+        click.option("--tunnel-port", type=int, default=DEFAULT_TUNNEL_PORT, show_default=True),
+        click.option(
+            "--tunnel-advertise",
+            default=None,
+            metavar="HOST:PORT",
+            help="tunnel address put in connector tokens (default: the bound address)",
+        ),
+        click.option("--metrics-host", default="127.0.0.1", show_default=True),
+        click.option("--metrics-port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True),
+        click.option("--hostname", "hostnames", multiple=True, help="extra certificate name/IP"),
+        click.option("--drain-timeout", type=float, default=10.0, show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def edge_settings(data_dir: Path, edge: dict[str, Any]) -> EdgeSettings:
+    return EdgeSettings(
+        data_dir=data_dir,
+        bind_host=edge["host"],
+        https_port=edge["https_port"],
+        tunnel_port=edge["tunnel_port"],
+        tunnel_advertise=edge["tunnel_advertise"],
+        admin_host=edge["metrics_host"],
+        admin_port=edge["metrics_port"],
+        hostnames=list(edge["hostnames"]),
+        drain_timeout=edge["drain_timeout"],
+    )

@@ -15,15 +15,20 @@ from ramparts.api.server import (
     start_control_plane,
 )
 from ramparts.cli import credentials
-from ramparts.cli.options import log_options, open_store, setup_logging, store_options
+from ramparts.cli.options import (
+    edge_options,
+    edge_settings,
+    log_options,
+    open_store,
+    setup_logging,
+    store_options,
+)
 from ramparts.cli.output import console, print_json
-from ramparts.edge.node import DEFAULT_ADMIN_PORT, DEFAULT_HTTPS_PORT, EdgeNode, EdgeSettings
+from ramparts.edge.node import EdgeNode
 from ramparts.lifecycle import run
 from ramparts.pki.ca import CA_CERT_FILE
-from ramparts.serving import format_address
 
 DEFAULT_TEAM = "ramparts"
-DEFAULT_TUNNEL_PORT = 7844  # the brief's tunnel port
 
 
 def team_options(func: Any) -> Any:
@@ -39,14 +44,7 @@ def team_options(func: Any) -> Any:
 @team_options
 @click.option("--api-host", default="127.0.0.1", show_default=True)
 @click.option("--api-port", type=int, default=DEFAULT_API_PORT, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="address edge services bind")
-@click.option("--https-port", type=int, default=DEFAULT_HTTPS_PORT, show_default=True)
-@click.option("--tunnel-port", type=int, default=DEFAULT_TUNNEL_PORT, show_default=True)
-@click.option("--metrics-port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True)
-@click.option(
-    "--hostname", "hostnames", multiple=True, help="extra name/IP for the edge certificate"
-)
-@click.option("--drain-timeout", type=float, default=10.0, show_default=True)
+@edge_options
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object first, for scripts")
 @log_options
 def up(
@@ -56,42 +54,28 @@ def up(
     team_domain: str | None,
     api_host: str,
     api_port: int,
-    host: str,
-    https_port: int,
-    tunnel_port: int,
-    metrics_port: int,
-    hostnames: tuple[str, ...],
-    drain_timeout: float,
     as_json: bool,
     log_level: str,
     log_format: str,
+    **edge_opts: Any,
 ) -> None:
     """Run the control plane and one edge on this machine (SQLite by default)."""
     setup_logging(log_level, log_format)
     data_dir, db = open_store(data_dir, database)
     db.wait_until_ready()
-    domain = team_domain or f"{team}.localhost"
+    settings = edge_settings(data_dir, edge_opts)
     cp_settings = ControlPlaneSettings(
         data_dir=data_dir,
         team_name=team,
-        team_domain=domain,
+        team_domain=team_domain or f"{team}.localhost",
         host=api_host,
         port=api_port,
-        default_tunnel_addresses=[format_address(host, tunnel_port)],
-    )
-    edge_settings = EdgeSettings(
-        data_dir=data_dir,
-        bind_host=host,
-        https_port=https_port,
-        admin_host=host,
-        admin_port=metrics_port,
-        hostnames=list(hostnames),
-        drain_timeout=drain_timeout,
+        default_tunnel_addresses=[settings.advertised_tunnel_address],
     )
 
     async def main(stop: asyncio.Event) -> int:
         plane = await start_control_plane(db, cp_settings)
-        edge = EdgeNode(db, edge_settings)
+        edge = EdgeNode(db, settings)
         try:
             await edge.start(stop)
         except BaseException:

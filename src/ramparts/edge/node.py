@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ramparts.config.feed import SnapshotFeed
 from ramparts.config.snapshot import Snapshot, SnapshotNotReady
 from ramparts.edge.admin import admin_app
-from ramparts.edge.https_ingress import HttpsIngress
 from ramparts.edge.metrics import EdgeMetrics
-from ramparts.edge.service import EdgeService
+from ramparts.edge.services import EdgeContext, build_services
+from ramparts.edge.settings import EdgeSettings
 from ramparts.edge.supervisor import Supervisor
 from ramparts.pki.ca import TeamCA
 from ramparts.pki.tls import write_certificate
@@ -26,25 +24,8 @@ from ramparts.store.repositories import edges
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HTTPS_PORT = 7843
-DEFAULT_ADMIN_PORT = 7845
 HEARTBEAT_INTERVAL = 10.0  # well inside edges.EDGE_LIVENESS
 STORE_RETRY_MAX = 30.0  # backoff cap while the database is down or not initialised
-
-
-@dataclass(slots=True)
-class EdgeSettings:
-    data_dir: Path
-    name: str = field(default_factory=socket.gethostname)
-    bind_host: str = "127.0.0.1"
-    https_port: int = DEFAULT_HTTPS_PORT
-    admin_host: str = "127.0.0.1"
-    admin_port: int = DEFAULT_ADMIN_PORT
-    hostnames: list[str] = field(default_factory=list)
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    drain_timeout: float = 10.0
-    poll_interval: float = 2.0
 
 
 class EdgeNode:
@@ -93,16 +74,16 @@ class EdgeNode:
         snapshot = await self.wait_for_store(stop)
         self.metrics.snapshot_version.set(snapshot.version)
         certfile, keyfile = await asyncio.to_thread(self._certificate, snapshot)
-        services: list[EdgeService] = [
-            HttpsIngress(
-                self.settings.bind_host,
-                self.settings.https_port,
-                certfile,
-                keyfile,
-                self.metrics,
-                self.settings.drain_timeout,
-            )
-        ]
+        context = EdgeContext(
+            settings=self.settings,
+            metrics=self.metrics,
+            db=self.db,
+            feed=self.feed,
+            edge_id=self.id,
+            certfile=certfile,
+            keyfile=keyfile,
+        )
+        services = build_services(context)
         self.supervisor = Supervisor(services, self.metrics, lambda: self.feed.current)
         self.feed.subscribe(self._on_snapshot)
         await self.supervisor.start()

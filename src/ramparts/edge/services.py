@@ -1,0 +1,41 @@
+"""The list of services an edge runs. Each capability adds its listener here, in start order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ramparts.config.feed import SnapshotFeed
+from ramparts.edge.https_ingress import HttpsIngress
+from ramparts.edge.metrics import EdgeMetrics
+from ramparts.edge.service import EdgeService
+from ramparts.edge.settings import EdgeSettings
+from ramparts.store import Database
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeContext:
+    """What a service may use: settings, metrics, the store (for state and logs, never for
+    configuration: that comes from the snapshot), and the edge's TLS certificate."""
+
+    settings: EdgeSettings
+    metrics: EdgeMetrics
+    db: Database
+    feed: SnapshotFeed
+    edge_id: str
+    certfile: Path
+    keyfile: Path
+
+
+def build_services(ctx: EdgeContext) -> list[EdgeService]:
+    services: list[EdgeService] = [
+        HttpsIngress(
+            ctx.settings.bind_host,
+            ctx.settings.https_port,
+            ctx.certfile,
+            ctx.keyfile,
+            ctx.metrics,
+            ctx.settings.drain_timeout,
+        )
+    ]
+    return services

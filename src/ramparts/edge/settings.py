@@ -1,0 +1,37 @@
+"""Settings of one edge node: where each service listens and how it drains."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ramparts.serving import format_address
+
+DEFAULT_HTTPS_PORT = 7843
+DEFAULT_TUNNEL_PORT = 7844  # the brief's tunnel port, TCP and UDP
+DEFAULT_ADMIN_PORT = 7845
+
+
+@dataclass(slots=True)
+class EdgeSettings:
+    data_dir: Path
+    name: str = field(default_factory=socket.gethostname)
+    bind_host: str = "127.0.0.1"
+    https_port: int = DEFAULT_HTTPS_PORT
+    tunnel_port: int = DEFAULT_TUNNEL_PORT
+    # host:port connectors should dial, when they reach this edge by another address (NAT, DNS)
+    tunnel_advertise: str | None = None
+    admin_host: str = "127.0.0.1"
+    admin_port: int = DEFAULT_ADMIN_PORT
+    hostnames: list[str] = field(default_factory=list)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    drain_timeout: float = 10.0
+    poll_interval: float = 2.0
+
+    @property
+    def advertised_tunnel_address(self) -> str:
+        if self.tunnel_advertise:
+            return self.tunnel_advertise
+        return format_address(self.bind_host, self.tunnel_port)
