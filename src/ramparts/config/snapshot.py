@@ -15,6 +15,7 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ramparts.config.gateway import GatewayConfig, empty_gateway
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.models import Route, Tunnel, VirtualNetwork
 from ramparts.store.repositories import team as team_repo
@@ -56,6 +57,7 @@ class Snapshot:
     tunnels: Mapping[str, TunnelEntry] = field(default_factory=lambda: MappingProxyType({}))
     virtual_networks: tuple[VirtualNetworkEntry, ...] = ()
     routes: tuple[RouteEntry, ...] = ()
+    gateway: GatewayConfig = field(default_factory=empty_gateway)
 
     def tunnel(self, tunnel_id: str) -> TunnelEntry | None:
         return self.tunnels.get(tunnel_id)
