@@ -15,6 +15,13 @@ from ramparts.store.models.core import (
     TunnelCredential,
     VirtualNetwork,
 )
+from ramparts.store.models.dns import (
+    DnsEndpoint,
+    DnsLocation,
+    DnsQuery,
+    DnsSettings,
+    DnsUpstream,
+)
 
 __all__ = [
     "NAME_MAX",
@@ -22,6 +29,11 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ConfigVersion",
+    "DnsEndpoint",
+    "DnsLocation",
+    "DnsQuery",
+    "DnsSettings",
+    "DnsUpstream",
     "EdgeNode",
     "Route",
     "Team",
