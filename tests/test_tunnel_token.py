@@ -5,20 +5,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import ssl
 import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ramparts.tunnel.token import ConnectorToken, TokenError
+from ramparts.pki.ca import TeamCA
+from ramparts.tunnel.token import ConnectorToken, TokenError, fingerprint_der
 
+CA = TeamCA.create("acme")
+CA_DER = ssl.PEM_cert_to_DER_cert(CA.cert_pem.decode())
 GOOD = ConnectorToken(
     tunnel_id=str(uuid.uuid4()),
     secret="s3cr3t",
     edge_addresses=("127.0.0.1:7844", "[::1]:7844"),
-    ca_fingerprint="sha256:" + "ab" * 32,
+    ca_fingerprint=CA.fingerprint,
     team_domain="acme.localhost",
+    ca_der=CA_DER,
 )
 
 
@@ -28,6 +33,16 @@ def test_round_trip() -> None:
     assert ConnectorToken.decode(f"  {encoded}\n") == GOOD
     body = json.loads(base64.b64decode(encoded))
     assert body["t"] == GOOD.tunnel_id and body["e"] == list(GOOD.edge_addresses)
+    assert fingerprint_der(CA_DER) == CA.fingerprint
+    assert ConnectorToken.decode(encoded).ca_pem == CA.cert_pem
+
+
+def test_a_ca_that_does_not_match_the_fingerprint_is_refused() -> None:
+    other = ssl.PEM_cert_to_DER_cert(TeamCA.create("evil").cert_pem.decode())
+    body = json.loads(base64.b64decode(GOOD.encode()))
+    body["cac"] = base64.b64encode(other).decode()
+    with pytest.raises(TokenError, match="does not match"):
+        ConnectorToken.decode(base64.b64encode(json.dumps(body).encode()).decode())
 
 
 @pytest.mark.parametrize(

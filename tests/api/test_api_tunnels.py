@@ -37,7 +37,7 @@ def test_create_returns_a_working_connector_token(api: Api) -> None:
     assert token.edge_addresses == ("127.0.0.1:7844",)
     assert token.ca_fingerprint == api.plane.team.ca_fingerprint
     raw = json.loads(base64.b64decode(body["token"]))
-    assert set(raw) == {"v", "t", "s", "e", "ca", "d"}
+    assert set(raw) == {"v", "t", "s", "e", "ca", "d", "cac"}
     with api.plane.db.session() as s:
         stored = s.query(TunnelCredential).filter_by(tunnel_id=body["id"]).one()
     assert stored.secret_hash == secrets.digest(token.secret)

@@ -47,5 +47,5 @@ def bootstrap(db: Database, data_dir: Path, team_name: str, team_domain: str) ->
         admin_token = None
         if tokens.count_active(session) == 0:
             admin_token = tokens.create(session, FIRST_TOKEN_NAME).secret
-        info = TeamInfo(team.name, team.domain, team.ca_fingerprint)
+        info = TeamInfo(team.name, team.domain, team.ca_fingerprint, team.ca_cert_pem)
     return Bootstrapped(info, ca, admin_token)

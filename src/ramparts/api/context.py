@@ -13,6 +13,7 @@ class TeamInfo:
     name: str
     domain: str
     ca_fingerprint: str
+    ca_cert_pem: str
 
 
 @dataclass(slots=True)

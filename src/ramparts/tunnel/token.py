@@ -1,20 +1,28 @@
 """The connector token: base64 of a small JSON object with everything a connector needs.
 
-``{"v": 1, "t": tunnel id, "s": secret, "e": ["host:port", …], "ca": "sha256:…", "d": team domain}``
-The secret is only ever inside a token; the store keeps its digest.
+``{"v": 1, "t": tunnel id, "s": secret, "e": ["host:port", …], "ca": "sha256:…", "d": team
+domain, "cac": base64 DER of the team CA certificate}``
+
+The connector pins the team CA. The fingerprint alone cannot be a TLS trust anchor, and Python's
+ssl module does not expose the peer's chain, so the (public, ~450-byte) CA certificate travels
+too and is accepted only if its sha256 equals the fingerprint. The secret is only ever inside a
+token; the store keeps its digest.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import ssl
 import uuid
 from dataclasses import dataclass
 
 TOKEN_VERSION = 1
 MAX_TOKEN_LENGTH = 8192  # a token is a few hundred bytes; anything much larger is not one
 MAX_EDGE_ADDRESSES = 16
+MAX_CA_B64 = 4096  # an EC CA certificate is ~600 base64 chars; RSA-4096 ~2 KiB
 
 
 class TokenError(ValueError):
@@ -28,6 +36,11 @@ class ConnectorToken:
     edge_addresses: tuple[str, ...]
     ca_fingerprint: str
     team_domain: str
+    ca_der: bytes  # the team CA certificate (DER); its sha256 is ca_fingerprint
+
+    @property
+    def ca_pem(self) -> bytes:
+        return ssl.DER_cert_to_PEM_cert(self.ca_der).encode("ascii")
 
     def encode(self) -> str:
         body = {
@@ -37,6 +50,7 @@ class ConnectorToken:
             "e": list(self.edge_addresses),
             "ca": self.ca_fingerprint,
             "d": self.team_domain,
+            "cac": base64.b64encode(self.ca_der).decode(),
         }
         return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
@@ -69,7 +83,24 @@ class ConnectorToken:
             raise TokenError("token has no CA fingerprint")
         if not isinstance(domain, str):
             raise TokenError("token has an invalid team domain")
-        return cls(tunnel_id, secret, tuple(edges), ca, domain)
+        ca_der = _decode_ca(body.get("cac"), ca)
+        return cls(tunnel_id, secret, tuple(edges), ca, domain, ca_der)
+
+
+def fingerprint_der(der: bytes) -> str:
+    return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def _decode_ca(value: object, fingerprint: str) -> bytes:
+    if not isinstance(value, str) or len(value) > MAX_CA_B64:
+        raise TokenError("token has no CA certificate")
+    try:
+        der = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise TokenError("token's CA certificate is not base64") from None
+    if fingerprint_der(der) != fingerprint.lower():
+        raise TokenError("token's CA certificate does not match its fingerprint")
+    return der
 
 
 def _is_uuid(value: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -69,6 +70,7 @@ def _with_token(cp: ControlPlane, issued: IssuedCredential) -> TunnelWithToken:
         edge_addresses=tuple(addresses),
         ca_fingerprint=cp.team.ca_fingerprint,
         team_domain=cp.team.domain,
+        ca_der=ssl.PEM_cert_to_DER_cert(cp.team.ca_cert_pem),
     )
     return TunnelWithToken(**_out(issued.tunnel).model_dump(), token=token.encode())
 

@@ -1,0 +1,512 @@
+"""The asyncio driver of a ``TunnelConnection``: one TLS/TCP transport, many streams.
+
+The sans-IO state machine (``tunnel.protocol``) decides everything about the wire; this module
+only moves bytes between it and the transport, wakes the tasks that wait on streams, and runs
+the keepalive pings. Both the edge and the connector use it.
+
+Backpressure: a stream's reader returns flow-control credit only as the application consumes
+data, so a slow consumer stalls its sender instead of filling memory; writers wait for window
+credit and for the transport's write buffer to drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ramparts.tunnel.protocol import (
+    ConfigAcknowledged,
+    ConfigPushed,
+    ConnectionTerminated,
+    DatagramReceived,
+    DataReceived,
+    ErrorCode,
+    GoAwayReceived,
+    PingReceived,
+    PongReceived,
+    Registered,
+    RegisteredInfo,
+    RegisterReceived,
+    RegisterRequest,
+    RegistrationRefused,
+    ResponseHead,
+    ResponseMeta,
+    StreamEnded,
+    StreamMeta,
+    StreamOpened,
+    StreamRejected,
+    StreamReset,
+    TunnelConnection,
+    TunnelError,
+    TunnelProtocolError,
+    WindowUpdated,
+)
+
+log = logging.getLogger(__name__)
+
+PING_INTERVAL = 5.0  # seconds between keepalive pings on an idle or busy connection
+PING_TIMEOUT = 15.0  # no PONG for this long: the peer (or the path) is dead; drop at once
+WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # transport buffer above which writers wait
+WRITE_BUFFER_LOW = 1024 * 1024
+
+
+class StreamError(Exception):
+    """The stream cannot carry more data: reset by the peer, refused, or connection lost."""
+
+    def __init__(self, code: ErrorCode, message: str = "") -> None:
+        super().__init__(f"{code.name}{': ' + message if message else ''}")
+        self.code = code
+        self.message = message
+
+
+class RegistrationError(Exception):
+    """The edge refused this connector (the reason is deliberately not specific)."""
+
+    def __init__(self, code: ErrorCode, retry_after: int) -> None:
+        super().__init__(f"registration refused ({code.name})")
+        self.code = code
+        self.retry_after = retry_after
+
+
+class MuxStream:
+    """One stream as the application sees it: read/write/end/reset, and the response head."""
+
+    __slots__ = (
+        "_chunks",
+        "_ended",
+        "_error",
+        "_head",
+        "_mux",
+        "_readable",
+        "_writable",
+        "id",
+        "meta",
+    )
+
+    def __init__(self, mux: MuxConnection, stream_id: int, meta: StreamMeta | None) -> None:
+        self.id = stream_id
+        self.meta = meta
+        self._mux = mux
+        self._chunks: deque[bytes] = deque()
+        self._ended = False
+        self._error: StreamError | None = None
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._head: asyncio.Future[ResponseMeta] | None = None
+
+    # -- reading -----------------------------------------------------------------------
+
+    async def read(self) -> bytes:
+        """The next chunk; b"" once the peer half-closed. Raises StreamError on reset."""
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                return b""
+            self._readable.clear()
+            await self._readable.wait()
+        chunk = self._chunks.popleft()
+        self._mux.acknowledge(self.id, len(chunk))
+        return chunk
+
+    @property
+    def at_eof(self) -> bool:
+        return self._ended and not self._chunks
+
+    # -- writing -----------------------------------------------------------------------
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send all of ``data``, waiting for flow-control credit and transport buffer room."""
+        view = memoryview(data)
+        conn = self._mux.conn
+        while view:
+            if self._error is not None:
+                raise self._error
+            allowed = conn.max_send(self.id)
+            if allowed <= 0:
+                if conn.is_closed:
+                    raise StreamError(ErrorCode.CANCEL, "connection closed")
+                self._writable.clear()
+                await self._writable.wait()
+                continue
+            piece = view[:allowed]
+            try:
+                conn.send_data(self.id, piece)
+            except TunnelError as exc:
+                raise StreamError(ErrorCode.STREAM_CLOSED, str(exc)) from None
+            view = view[len(piece) :]
+            self._mux.flush_soon()
+            await self._mux.writable()
+
+    def end(self) -> None:
+        """Half-close: no more data from this side (idempotent once the stream is gone)."""
+        if self._error is not None:
+            return
+        with contextlib.suppress(TunnelError):
+            self._mux.conn.end_stream(self.id)
+            self._mux.flush_soon()
+
+    def reset(self, code: ErrorCode = ErrorCode.CANCEL) -> None:
+        if self._error is None:
+            self._error = StreamError(code, "reset locally")
+        with contextlib.suppress(TunnelError):
+            self._mux.conn.reset_stream(self.id, code)
+            self._mux.flush_soon()
+        self._mux.forget(self.id)
+        self._wake()
+
+    # -- heads -------------------------------------------------------------------------
+
+    async def response(self) -> ResponseMeta:
+        """Edge: the connector's answer to this stream's open."""
+        assert self._head is not None, "response() is for streams this side opened"
+        return await self._head
+
+    def respond(self, meta: ResponseMeta, *, end_stream: bool = False) -> None:
+        """Connector: answer the stream open with a response head."""
+        try:
+            self._mux.conn.respond(self.id, meta, end_stream=end_stream)
+        except TunnelError as exc:
+            raise StreamError(ErrorCode.STREAM_CLOSED, str(exc)) from None
+        self._mux.flush_soon()
+
+    def reject(self, code: ErrorCode, reason: str = "") -> None:
+        """Connector: the stream could not be opened (no rule, origin down…)."""
+        with contextlib.suppress(TunnelError):
+            self._mux.conn.reject_stream(self.id, code, reason)
+            self._mux.flush_soon()
+        self._mux.forget(self.id)
+        self._error = StreamError(code, reason)
+        self._wake()
+
+    # -- called by the connection ------------------------------------------------------
+
+    def _data(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._readable.set()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._readable.set()
+
+    def _fail(self, error: StreamError) -> None:
+        if self._error is None:
+            self._error = error
+        if self._head is not None and not self._head.done():
+            self._head.set_exception(error)
+            self._head.exception()  # mark retrieved: nobody may be waiting any more
+        self._wake()
+
+    def _wake(self) -> None:
+        self._readable.set()
+        self._writable.set()
+
+
+StreamHandler = Callable[[MuxStream], Awaitable[None]]
+Authenticator = Callable[[RegisterRequest, str], RegisteredInfo | None]
+
+
+class MuxConnection(asyncio.Protocol):
+    """asyncio Protocol running one TunnelConnection (edge or connector side)."""
+
+    def __init__(
+        self,
+        conn: TunnelConnection,
+        *,
+        on_stream: StreamHandler | None = None,
+        authenticate: Authenticator | None = None,
+        on_event: Callable[[Any], None] | None = None,
+        ping_interval: float = PING_INTERVAL,
+        ping_timeout: float = PING_TIMEOUT,
+    ) -> None:
+        self.conn = conn
+        self._on_stream = on_stream
+        self._authenticate = authenticate
+        self._on_event = on_event
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._streams: dict[int, MuxStream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flush_pending = False
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._pinger: asyncio.Task[None] | None = None
+        self._last_pong = time.monotonic()
+        self.registered: asyncio.Future[RegisteredInfo | RegisterRequest] = (
+            self._loop.create_future()
+        )
+        self.closed: asyncio.Future[None] = self._loop.create_future()
+        self.peer_address = ""
+        self.rtt: float | None = None
+        self.close_reason = ""
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer_address = str(peer[0])
+        self._pinger = self._loop.create_task(self._keepalive(), name="tunnel-keepalive")
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events = self.conn.receive_data(data)
+        except TunnelProtocolError as exc:
+            self._dispatch(exc.events)
+            self.close_reason = f"protocol error: {exc}"
+            log.warning(
+                "tunnel protocol error", extra={"peer": self.peer_address, "error": str(exc)}
+            )
+            self._flush()
+            self.abort()
+            return
+        self._dispatch(events)
+        self._flush()
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self._can_write.set()
+        if not self.close_reason:
+            self.close_reason = f"connection lost: {exc}" if exc else "connection closed"
+        error = StreamError(ErrorCode.CANCEL, "tunnel connection lost")
+        for stream in list(self._streams.values()):
+            stream._fail(error)
+        self._streams.clear()
+        if not self.registered.done():
+            self.registered.set_exception(ConnectionError(self.close_reason))
+            self.registered.exception()
+        if self._pinger is not None:
+            self._pinger.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- API -----------------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and self.conn.is_registered and not self.conn.is_closed
+
+    @property
+    def stream_count(self) -> int:
+        return len(self._streams)
+
+    def register(self, request: RegisterRequest) -> None:
+        self.conn.register(request)
+        self._flush()
+
+    def open_stream(self, meta: StreamMeta, *, end_stream: bool = False) -> MuxStream:
+        """Edge: open a stream; raises TunnelError when the connection cannot take one."""
+        stream_id = self.conn.open_stream(meta, end_stream=end_stream)
+        stream = MuxStream(self, stream_id, meta)
+        stream._head = self._loop.create_future()
+        self._streams[stream_id] = stream
+        self.flush_soon()
+        return stream
+
+    def push_config(self, version: int, snapshot: bytes) -> None:
+        self.conn.push_config(version, snapshot)
+        self.flush_soon()
+
+    def ack_config(self, version: int, applied: bool, reason: str = "") -> None:
+        self.conn.ack_config(version, applied, reason)
+        self.flush_soon()
+
+    def goaway(self, reason: str = "") -> None:
+        """Graceful: no new streams; the transport closes once the last stream ends."""
+        self.conn.goaway(reason)
+        self._flush()
+        self._close_if_drained()
+
+    async def drain(self, grace: float) -> None:
+        """GOAWAY, then wait up to ``grace`` seconds for in-flight streams; then close."""
+        self.goaway("draining")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.closed), grace)
+        self.abort()
+
+    def close(self, code: ErrorCode = ErrorCode.NO_ERROR, reason: str = "") -> None:
+        self.conn.close(code, reason)
+        self._flush()
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def acknowledge(self, stream_id: int, n: int) -> None:
+        if n:
+            with contextlib.suppress(TunnelError):
+                self.conn.acknowledge_received(stream_id, n)
+            self.flush_soon()
+
+    def forget(self, stream_id: int) -> None:
+        self._streams.pop(stream_id, None)
+        self._close_if_drained()
+
+    async def writable(self) -> None:
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+
+    def flush_soon(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        buffers = self.conn.buffers_to_send()
+        if buffers and self._transport is not None:
+            self._transport.writelines(buffers)
+
+    def _close_if_drained(self) -> None:
+        if self.conn.is_drained and self._transport is not None:
+            self._flush()
+            self._transport.close()
+
+    def _dispatch(self, events: list[Any]) -> None:
+        streams = self._streams
+        for event in events:
+            kind = type(event)
+            if kind is DataReceived:
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream._data(event.data)
+                else:  # raced with a local reset: give the credit back
+                    self.acknowledge(event.stream_id, len(event.data))
+            elif kind is WindowUpdated:
+                if event.stream_id == 0:
+                    for stream in streams.values():
+                        stream._writable.set()
+                else:
+                    stream = streams.get(event.stream_id)
+                    if stream is not None:
+                        stream._writable.set()
+            elif kind is StreamEnded:
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    stream._end()
+            elif kind is ResponseHead:
+                stream = streams.get(event.stream_id)
+                if stream is not None:
+                    if event.end_stream:
+                        stream._end()
+                    if stream._head is not None and not stream._head.done():
+                        stream._head.set_result(event.meta)
+            elif kind is StreamOpened:
+                self._start_stream(event)
+            elif kind is StreamReset or kind is StreamRejected:
+                stream = streams.pop(event.stream_id, None)
+                if stream is not None:
+                    reason = getattr(event, "reason", "")
+                    stream._fail(StreamError(event.code, reason))
+                self._close_if_drained()
+            elif kind is RegisterReceived:
+                self._on_register(event.request)
+            elif kind is Registered:
+                if not self.registered.done():
+                    self.registered.set_result(event.info)
+            elif kind is RegistrationRefused:
+                if not self.registered.done():
+                    self.registered.set_exception(RegistrationError(event.code, event.retry_after))
+                    self.registered.exception()
+                self.close_reason = "registration refused"
+            elif kind is PongReceived:
+                self._last_pong = time.monotonic()
+                with contextlib.suppress(ValueError):
+                    sent = int.from_bytes(event.payload, "big") / 1e9
+                    self.rtt = max(0.0, time.monotonic() - sent)
+            elif kind is PingReceived:
+                pass  # the PONG is already queued by the state machine
+            elif kind is GoAwayReceived or kind is ConnectionTerminated:
+                self.close_reason = f"peer sent GOAWAY: {event.reason or event.code.name}"
+                if self._on_event is not None:
+                    self._on_event(event)
+                self._close_if_drained()
+            elif (
+                kind in (ConfigPushed, ConfigAcknowledged, DatagramReceived)
+                and self._on_event is not None
+            ):
+                self._on_event(event)
+
+    def _on_register(self, request: RegisterRequest) -> None:
+        info = self._authenticate(request, self.peer_address) if self._authenticate else None
+        if info is None:
+            self.conn.refuse_registration(ErrorCode.UNAUTHORIZED)
+            self._flush()
+            self.close_reason = "registration refused"
+            if self._transport is not None:
+                self._transport.close()
+            return
+        self.conn.accept_registration(info)
+        self._flush()
+        if not self.registered.done():
+            self.registered.set_result(request)
+
+    def _start_stream(self, event: StreamOpened) -> None:
+        stream = MuxStream(self, event.stream_id, event.meta)
+        if event.end_stream:
+            stream._ended = True
+        self._streams[event.stream_id] = stream
+        if self._on_stream is None:
+            stream.reject(ErrorCode.REFUSED_STREAM, "this side accepts no streams")
+            return
+        task = self._loop.create_task(self._run_handler(stream), name=f"tunnel-stream-{stream.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_handler(self, stream: MuxStream) -> None:
+        assert self._on_stream is not None
+        try:
+            await self._on_stream(stream)
+        except StreamError:
+            pass
+        except asyncio.CancelledError:
+            stream.reset(ErrorCode.CANCEL)
+            raise
+        except Exception:
+            log.exception("stream handler failed", extra={"stream": stream.id})
+            stream.reset(ErrorCode.INTERNAL_ERROR)
+        finally:
+            self._streams.pop(stream.id, None)
+            self._close_if_drained()
+
+    async def _keepalive(self) -> None:
+        try:
+            await self.registered
+        except Exception:
+            return  # refused or lost before registration: nothing to keep alive
+        self._last_pong = time.monotonic()
+        while self._transport is not None:
+            await asyncio.sleep(self._ping_interval)
+            if time.monotonic() - self._last_pong > self._ping_timeout:
+                self.close_reason = "keepalive timeout"
+                log.warning("tunnel keepalive timeout", extra={"peer": self.peer_address})
+                self.abort()
+                return
+            with contextlib.suppress(TunnelError):
+                self.conn.ping(time.monotonic_ns().to_bytes(8, "big"))
+                self._flush()
