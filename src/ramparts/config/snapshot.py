@@ -15,11 +15,12 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
 from ramparts.config.gateway import GatewayConfig, empty_gateway
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.models import Route, Tunnel, VirtualNetwork
 from ramparts.store.repositories import team as team_repo
-from ramparts.store.repositories import versions
+from ramparts.store.repositories import tunnel_routes, versions
 
 MAX_BUILD_ATTEMPTS = 5  # retries when a change commits while the snapshot is being read
 
@@ -58,9 +59,26 @@ class Snapshot:
     virtual_networks: tuple[VirtualNetworkEntry, ...] = ()
     routes: tuple[RouteEntry, ...] = ()
     gateway: GatewayConfig = field(default_factory=empty_gateway)
+    # public hostname (exact or "*.suffix") -> tunnel id
+    tunnel_hostnames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dns: DnsConfig = field(default_factory=empty_dns)
 
     def tunnel(self, tunnel_id: str) -> TunnelEntry | None:
         return self.tunnels.get(tunnel_id)
+
+    def tunnel_for_host(self, host: str) -> str | None:
+        """The tunnel serving ``host``: an exact route, else the longest ``*.`` wildcard."""
+        routes = self.tunnel_hostnames
+        found = routes.get(host)
+        if found is not None:
+            return found
+        dot = host.find(".")
+        while dot != -1:
+            found = routes.get("*" + host[dot:])
+            if found is not None:
+                return found
+            dot = host.find(".", dot + 1)
+        return None
 
 
 class SnapshotNotReady(StoreUnavailable):
@@ -104,5 +122,9 @@ def _read(session: Session, version: int) -> Snapshot:
                 ipaddress.ip_network(r.network), r.virtual_network_id, r.tunnel_id, r.priority
             )
             for r in routes
+        ),
+        dns=build_dns_config(session),
+        tunnel_hostnames=MappingProxyType(
+            {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}
         ),
     )
