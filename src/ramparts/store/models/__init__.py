@@ -22,6 +22,7 @@ from ramparts.store.models.dns import (
     DnsSettings,
     DnsUpstream,
 )
+from ramparts.store.models.tunnel import TunnelConnectionRecord, TunnelHostname
 
 __all__ = [
     "NAME_MAX",
@@ -38,7 +39,9 @@ __all__ = [
     "Route",
     "Team",
     "Tunnel",
+    "TunnelConnectionRecord",
     "TunnelCredential",
+    "TunnelHostname",
     "VirtualNetwork",
     "new_id",
     "utcnow",
