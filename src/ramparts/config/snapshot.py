@@ -15,6 +15,7 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
 from ramparts.config.gateway import GatewayConfig, empty_gateway
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.models import Route, Tunnel, VirtualNetwork
@@ -60,6 +61,7 @@ class Snapshot:
     gateway: GatewayConfig = field(default_factory=empty_gateway)
     # public hostname (exact or "*.suffix") -> tunnel id
     tunnel_hostnames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    dns: DnsConfig = field(default_factory=empty_dns)
 
     def tunnel(self, tunnel_id: str) -> TunnelEntry | None:
         return self.tunnels.get(tunnel_id)
@@ -121,6 +123,7 @@ def _read(session: Session, version: int) -> Snapshot:
             )
             for r in routes
         ),
+        dns=build_dns_config(session),
         tunnel_hostnames=MappingProxyType(
             {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}
         ),
