@@ -34,6 +34,17 @@ class EdgeMetrics:
             ["service"],
             registry=self.registry,
         )
+        self.tunnel_connections = Gauge(
+            "ramparts_tunnel_connections",
+            "Connector connections registered on this edge",
+            registry=self.registry,
+        )
+        self.tunnel_registrations = Counter(
+            "ramparts_tunnel_registrations",
+            "Connector registration attempts by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "ramparts_edge_requests",
             "Requests handled by edge HTTP services",

@@ -164,9 +164,13 @@ class EdgeNode:
                 session,
                 edge_id=self.id,
                 name=self.settings.name,
-                tunnel_address=self.addresses.get("tunnel", ""),
+                tunnel_address=self._tunnel_address(),
                 snapshot_version=self.feed.current.version,
             )
+
+    def _tunnel_address(self) -> str:
+        bound = self.addresses.get("tunnel", "")
+        return (self.settings.tunnel_advertise or bound) if bound else ""
 
     def _unregister(self) -> None:
         with self.db.transaction() as session:

@@ -11,6 +11,8 @@ from ramparts.edge.metrics import EdgeMetrics
 from ramparts.edge.service import EdgeService
 from ramparts.edge.settings import EdgeSettings
 from ramparts.store import Database
+from ramparts.tunnel.edge.registry import TunnelRegistry
+from ramparts.tunnel.edge.server import TunnelServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,20 @@ class EdgeContext:
 
 
 def build_services(ctx: EdgeContext) -> list[EdgeService]:
+    tunnels = TunnelRegistry()
     services: list[EdgeService] = [
+        TunnelServer(
+            host=ctx.settings.bind_host,
+            port=ctx.settings.tunnel_port,
+            certfile=ctx.certfile,
+            keyfile=ctx.keyfile,
+            db=ctx.db,
+            edge_id=ctx.edge_id,
+            edge_name=ctx.settings.name,
+            metrics=ctx.metrics,
+            registry=tunnels,
+            drain_timeout=ctx.settings.drain_timeout,
+        ),
         HttpsIngress(
             ctx.settings.bind_host,
             ctx.settings.https_port,
@@ -36,6 +51,6 @@ def build_services(ctx: EdgeContext) -> list[EdgeService]:
             ctx.keyfile,
             ctx.metrics,
             ctx.settings.drain_timeout,
-        )
+        ),
     ]
     return services

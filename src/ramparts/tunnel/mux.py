@@ -208,7 +208,8 @@ class MuxStream:
 
 
 StreamHandler = Callable[[MuxStream], Awaitable[None]]
-Authenticator = Callable[[RegisterRequest, str], RegisteredInfo | None]
+# Edge: decides a REGISTER (RegisteredInfo accepts, None refuses); called with this connection.
+Authenticator = Callable[["MuxConnection", RegisterRequest], RegisteredInfo | None]
 
 
 class MuxConnection(asyncio.Protocol):
@@ -453,7 +454,7 @@ class MuxConnection(asyncio.Protocol):
                 self._on_event(event)
 
     def _on_register(self, request: RegisterRequest) -> None:
-        info = self._authenticate(request, self.peer_address) if self._authenticate else None
+        info = self._authenticate(self, request) if self._authenticate else None
         if info is None:
             self.conn.refuse_registration(ErrorCode.UNAUTHORIZED)
             self._flush()
