@@ -1,8 +1,10 @@
-"""Shared helpers for the DNS wire tests: dnspython builds the reference messages."""
+"""Shared helpers for the DNS tests: dnspython builds reference messages; an API fixture."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import dns.edns
 import dns.flags
@@ -10,6 +12,12 @@ import dns.message
 import dns.rcode
 import dns.rrset
 import pytest
+from fastapi.testclient import TestClient
+
+from ramparts.api.app import create_app
+from ramparts.api.bootstrap import bootstrap
+from ramparts.api.context import ControlPlane
+from ramparts.store import Database
 
 
 def make_query_wire(
@@ -79,3 +87,26 @@ def make_response() -> ResponseBuilder:
     """``make_upstream_response(name, rdtype, *, qid, answers, authority, additional, rcode,
     use_edns, ad)``; rows are (owner, ttl, type, [rdata text, ...])."""
     return make_upstream_response
+
+
+# --- the control plane, for API tests -----------------------------------------------------
+
+
+@dataclass
+class DnsApi:
+    client: TestClient
+    token: str
+    plane: ControlPlane
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def dns_api(db: Database, tmp_path: Path) -> Iterator[DnsApi]:
+    boot = bootstrap(db, tmp_path, "acme", "acme.localhost")
+    assert boot.admin_token is not None
+    plane = ControlPlane(db, boot.team, ["127.0.0.1:7844"])
+    with TestClient(create_app(plane), raise_server_exceptions=False) as client:
+        yield DnsApi(client, boot.admin_token, plane)
