@@ -9,6 +9,7 @@ from ramparts.api import errors
 from ramparts.api.context import ControlPlane
 from ramparts.api.limits import BodySizeLimit
 from ramparts.api.routers import audit, status, tokens, tunnels
+from ramparts.api.routers.dns import router as dns_router
 
 API_PREFIX = "/api/v1"
 
@@ -25,5 +26,6 @@ def create_app(control_plane: ControlPlane) -> FastAPI:
     errors.install(app)
     for router in (status.router, tunnels.router, tokens.router, audit.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(dns_router, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit)
     return app
