@@ -7,6 +7,7 @@ import sys
 import click
 
 from ramparts import __version__
+from ramparts.cli.connector import connector
 from ramparts.cli.dns import dns
 from ramparts.cli.edge import edge
 from ramparts.cli.login import login
@@ -27,6 +28,7 @@ def cli() -> None:
 for command in (up, api, edge, login, tunnel):
     cli.add_command(command)
 cli.add_command(dns)
+cli.add_command(connector)
 
 
 def main() -> None:
