@@ -147,3 +147,57 @@ def test_openapi_lists_the_resources(api: Api) -> None:
     spec = api.client.get("/api/v1/openapi.json").json()
     assert "/api/v1/tunnels" in spec["paths"]
     assert "/api/v1/tunnels/{ref}/rotate" in spec["paths"]
+
+
+def test_hostname_routes(api: Api) -> None:
+    api.client.post("/api/v1/tunnels", json={"name": "demo"}, headers=api.auth)
+    added = api.client.post(
+        "/api/v1/tunnels/demo/hostnames", json={"hostname": "App.Acme.localhost"}, headers=api.auth
+    )
+    assert added.status_code == 201 and added.json()["hostname"] == "app.acme.localhost"
+    wild = api.client.post(
+        "/api/v1/tunnels/demo/hostnames",
+        json={"hostname": "*.apps.acme.localhost"},
+        headers=api.auth,
+    )
+    assert wild.status_code == 201
+    dup = api.client.post(
+        "/api/v1/tunnels/demo/hostnames", json={"hostname": "app.acme.localhost"}, headers=api.auth
+    )
+    assert dup.status_code == 409
+    for bad in ["", "a..b", "-x.y", "x.*.y", "a b", "x" * 300]:
+        response = api.client.post(
+            "/api/v1/tunnels/demo/hostnames", json={"hostname": bad}, headers=api.auth
+        )
+        assert response.status_code == 422, bad
+        assert response.json()["error"]["fields"][0]["field"] == "hostname"
+    listed = api.client.get("/api/v1/tunnels/demo/hostnames", headers=api.auth).json()
+    assert [h["hostname"] for h in listed] == ["*.apps.acme.localhost", "app.acme.localhost"]
+    gone = api.client.delete("/api/v1/tunnels/demo/hostnames/app.acme.localhost", headers=api.auth)
+    assert gone.status_code == 204
+    missing = api.client.delete("/api/v1/tunnels/demo/hostnames/nope.localhost", headers=api.auth)
+    assert missing.status_code == 404
+    assert api.client.get("/api/v1/tunnels/demo/connections", headers=api.auth).json() == []
+
+
+def test_snapshot_routes_hosts_exact_then_longest_wildcard(api: Api) -> None:
+    from ramparts.config.snapshot import build_snapshot
+
+    for name in ("a", "b", "c"):
+        api.client.post("/api/v1/tunnels", json={"name": name}, headers=api.auth)
+    for tunnel, host in [
+        ("a", "*.acme.localhost"),
+        ("b", "*.x.acme.localhost"),
+        ("c", "y.x.acme.localhost"),
+    ]:
+        api.client.post(
+            f"/api/v1/tunnels/{tunnel}/hostnames", json={"hostname": host}, headers=api.auth
+        )
+    ids = {t["name"]: t["id"] for t in api.client.get("/api/v1/tunnels", headers=api.auth).json()}
+    snap = build_snapshot(api.plane.db)
+    assert snap.tunnel_for_host("y.x.acme.localhost") == ids["c"]
+    assert snap.tunnel_for_host("z.x.acme.localhost") == ids["b"]
+    assert snap.tunnel_for_host("deep.z.x.acme.localhost") == ids["b"]
+    assert snap.tunnel_for_host("q.acme.localhost") == ids["a"]
+    assert snap.tunnel_for_host("acme.localhost") is None
+    assert snap.tunnel_for_host("other.localhost") is None

@@ -54,9 +54,12 @@ def list_(as_json: bool) -> None:
 @json_option
 def info(name: str, as_json: bool) -> None:
     """Show one tunnel (by name or id)."""
-    t = ApiClient.from_saved().get(f"/tunnels/{name}")
+    client = ApiClient.from_saved()
+    t = client.get(f"/tunnels/{name}")
+    connections = client.get(f"/tunnels/{name}/connections")
+    hostnames = client.get(f"/tunnels/{name}/hostnames")
     if as_json:
-        print_json(t)
+        print_json({**t, "connections": connections, "hostnames": hostnames})
         return
     print_fields(
         [
@@ -65,8 +68,26 @@ def info(name: str, as_json: bool) -> None:
             ("created", t["created_at"]),
             ("secret rotated", t["secret_rotated_at"]),
             ("connector tokens", t["credentials"]),
+            ("hostnames", ", ".join(h["hostname"] for h in hostnames) or "-"),
+            ("status", f"{len(connections)} connections" if connections else "inactive"),
         ]
     )
+    if connections:
+        print_table(
+            "Connections",
+            ["EDGE", "CONNECTOR", "#", "ORIGIN IP", "VERSION", "SINCE"],
+            [
+                (
+                    c["edge_name"],
+                    c["connector_id"],
+                    c["connection_index"],
+                    c["origin_ip"],
+                    c["client_version"],
+                    c["opened_at"],
+                )
+                for c in connections
+            ],
+        )
 
 
 @tunnel.command("delete")
@@ -98,3 +119,38 @@ def token(name: str, as_json: bool) -> None:
 def rotate(name: str, as_json: bool) -> None:
     """Revoke every connector token of a tunnel and issue a new one."""
     _show_token(ApiClient.from_saved().post(f"/tunnels/{name}/rotate"), as_json, "Rotated")
+
+
+@tunnel.group()
+def route() -> None:
+    """Route public hostnames to tunnels."""
+
+
+@route.command("dns")
+@click.argument("tunnel_name")
+@click.argument("hostname")
+def route_dns(tunnel_name: str, hostname: str) -> None:
+    """Send requests for HOSTNAME (exact or *.suffix) down TUNNEL."""
+    ApiClient.from_saved().post(f"/tunnels/{tunnel_name}/hostnames", json={"hostname": hostname})
+    console.print(f"Requests for [bold]{hostname}[/] now go to tunnel [bold]{tunnel_name}[/].")
+
+
+@route.command("list")
+@click.argument("tunnel_name")
+@json_option
+def route_list(tunnel_name: str, as_json: bool) -> None:
+    """Hostnames routed to a tunnel."""
+    items = ApiClient.from_saved().get(f"/tunnels/{tunnel_name}/hostnames")
+    if as_json:
+        print_json(items)
+        return
+    print_table(None, ["HOSTNAME", "SINCE"], [(h["hostname"], h["created_at"]) for h in items])
+
+
+@route.command("delete")
+@click.argument("tunnel_name")
+@click.argument("hostname")
+def route_delete(tunnel_name: str, hostname: str) -> None:
+    """Stop routing HOSTNAME to TUNNEL."""
+    ApiClient.from_saved().delete(f"/tunnels/{tunnel_name}/hostnames/{hostname}")
+    console.print(f"Removed route [bold]{hostname}[/].")

@@ -21,7 +21,7 @@ from ramparts.api.pagination import (
     set_next,
 )
 from ramparts.store.models import NAME_MAX, Tunnel
-from ramparts.store.repositories import audit, tunnels, versions
+from ramparts.store.repositories import audit, tunnel_routes, tunnels, versions
 from ramparts.store.repositories.tunnels import IssuedCredential
 from ramparts.tunnel.token import ConnectorToken
 
@@ -172,3 +172,114 @@ def rotate_secret(ref: TunnelRef, cp: Plane, actor: AdminActor) -> TunnelWithTok
         )
         versions.bump(session)
     return result
+
+
+# -- public hostnames and connections --------------------------------------------------
+
+HOSTNAME_PATTERN = (  # letters are case-insensitive; stored lower-case
+    r"^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+)
+
+
+class HostnameRoute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hostname: str = Field(
+        min_length=1, max_length=253, pattern=HOSTNAME_PATTERN, description="exact or *.suffix"
+    )
+
+
+class HostnameRouteOut(BaseModel):
+    hostname: str
+    tunnel_id: str
+    created_at: dt.datetime
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    edge_id: str
+    edge_name: str
+    connector_id: str
+    connection_index: int
+    origin_ip: str
+    client_version: str
+    protocol: str
+    opened_at: dt.datetime
+
+
+@router.post("/{ref}/hostnames", status_code=201, response_model=HostnameRouteOut)
+def add_hostname(
+    ref: TunnelRef, body: HostnameRoute, cp: Plane, actor: AdminActor
+) -> HostnameRouteOut:
+    """Route a public hostname to the tunnel (like `tunnel route dns`)."""
+    hostname = body.hostname.lower()
+    with cp.db.transaction() as session:
+        route = tunnel_routes.add_hostname(session, ref, hostname)
+        audit.record(
+            session,
+            actor=actor.name,
+            action="tunnel.hostname.add",
+            resource_type="tunnel",
+            resource_id=route.tunnel_id,
+            details={"hostname": hostname},
+        )
+        versions.bump(session)
+        return HostnameRouteOut(
+            hostname=route.hostname, tunnel_id=route.tunnel_id, created_at=route.created_at
+        )
+
+
+@router.get("/{ref}/hostnames", response_model=list[HostnameRouteOut])
+def list_hostnames(ref: TunnelRef, cp: Plane, _actor: AdminActor) -> list[HostnameRouteOut]:
+    with cp.db.session() as session:
+        tunnel = tunnels.get(session, ref)
+        return [
+            HostnameRouteOut(hostname=h.hostname, tunnel_id=h.tunnel_id, created_at=h.created_at)
+            for h in tunnel_routes.hostnames(session, tunnel.id)
+        ]
+
+
+@router.delete("/{ref}/hostnames/{hostname}", status_code=204)
+def delete_hostname(
+    ref: TunnelRef,
+    hostname: Annotated[str, Path(max_length=253, pattern=HOSTNAME_PATTERN)],
+    cp: Plane,
+    actor: AdminActor,
+) -> Response:
+    with cp.db.transaction() as session:
+        tunnel = tunnels.get(session, ref)
+        routes = {h.hostname for h in tunnel_routes.hostnames(session, tunnel.id)}
+        if hostname.lower() not in routes:
+            raise ApiError(404, "not_found", f"hostname {hostname!r} is not routed to {ref!r}")
+        tunnel_routes.remove_hostname(session, hostname.lower())
+        audit.record(
+            session,
+            actor=actor.name,
+            action="tunnel.hostname.delete",
+            resource_type="tunnel",
+            resource_id=tunnel.id,
+            details={"hostname": hostname.lower()},
+        )
+        versions.bump(session)
+    return Response(status_code=204)
+
+
+@router.get("/{ref}/connections", response_model=list[ConnectionOut])
+def list_connections(ref: TunnelRef, cp: Plane, _actor: AdminActor) -> list[ConnectionOut]:
+    """Connector connections held right now by live edges."""
+    with cp.db.session() as session:
+        tunnel = tunnels.get(session, ref)
+        return [
+            ConnectionOut(
+                id=c.id,
+                edge_id=c.edge_id,
+                edge_name=c.edge_name,
+                connector_id=c.connector_id,
+                connection_index=c.connection_index,
+                origin_ip=c.origin_ip,
+                client_version=c.client_version,
+                protocol=c.protocol,
+                opened_at=c.opened_at,
+            )
+            for c in tunnel_routes.live_connections(session, tunnel.id)
+        ]
