@@ -2,7 +2,8 @@
 
 ``QueryError`` subclasses say how the server answers the bad query (``rcode``; ``None`` means
 drop it silently) and carry what a reply needs to echo; ``build.error_response`` turns one into
-bytes. ``ResponseError`` subclasses say an upstream answer is unusable.
+bytes. ``ResponseError`` subclasses say an upstream answer is unusable; ``UpstreamError``
+subclasses that no answer came at all.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ from __future__ import annotations
 from ramparts.dns.constants import RCODE_BADVERS, RCODE_FORMERR, RCODE_NOTIMP
 
 
-class DnsWireError(Exception):
+class DnsError(Exception):
+    """Base of every error raised by ``ramparts.dns``."""
+
+
+class DnsWireError(DnsError):
     """Base of every error raised by ``ramparts.dns`` on bad input."""
 
 
@@ -80,3 +85,15 @@ class MalformedResponse(ResponseError):
 
 class MismatchedResponse(ResponseError):
     """The upstream response parses but does not answer our question (ID, name, type, class)."""
+
+
+class UpstreamError(DnsError):
+    """No usable answer came from an upstream resolver (the client gets SERVFAIL)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer in time."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream could not be reached (connection refused, TLS failure, closed stream)."""

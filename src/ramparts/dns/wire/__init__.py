@@ -14,6 +14,7 @@ from ramparts.dns.wire.build import (
     rcode_response,
     record,
     udp_limit,
+    upstream_query,
 )
 from ramparts.dns.wire.names import name_from_text, name_to_text, read_name
 from ramparts.dns.wire.patch import PatchableAnswer, prepare_answer, serve_answer
@@ -45,4 +46,5 @@ __all__ = [
     "serve_answer",
     "udp_limit",
     "uncompressed_records",
+    "upstream_query",
 ]

@@ -90,6 +90,22 @@ def build_reply(
     return b"".join(parts)
 
 
+def upstream_query(
+    qname_wire: bytes, qtype: int, qclass: int, qid: int, *, do: bool = False, cd: bool = False
+) -> bytes:
+    """The query we send upstream: RD (and CD when the client set it), one question with the
+    lower-case name, and an OPT advertising our UDP size with the client's DO bit."""
+    flags = FLAG_RD | (FLAG_CD if cd else 0)
+    return b"".join(
+        (
+            _HEADER.pack(qid, flags, 1, 0, 0, 1),
+            qname_wire,
+            struct.pack("!HH", qtype, qclass),
+            build_opt(SERVER_UDP_SIZE, do=do),
+        )
+    )
+
+
 def error_response(error: QueryError) -> bytes | None:
     """The reply a ``QueryError`` from ``parse_query`` calls for, or ``None`` to drop."""
     rcode = error.rcode
