@@ -233,7 +233,7 @@ def read_credentials_file(path: Path) -> ConnectorToken:
     where = Where("credentials-file")
     text = _read_limited(path, MAX_CREDENTIALS_BYTES, where).decode("utf-8", "replace").strip()
     try:
-        if not text.startswith("{"):
+        if not text.startswith(("{", "[")):
             return ConnectorToken.decode(text)
         try:
             body = json.loads(text)

@@ -25,6 +25,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import idna
+
 from ramparts.tunnel.connector import values
 from ramparts.tunnel.connector.origin_request import (
     DEFAULT_ORIGIN_REQUEST,
@@ -38,6 +40,9 @@ from ramparts.tunnel.connector.values import Where
 MAX_INGRESS_RULES = 4096
 #: Longest hostname (RFC 1035 §2.3.4) and label (§2.3.1).
 MAX_HOSTNAME_CHARS, MAX_LABEL_CHARS = 253, 63
+#: Longest run of consecutive host-less path rules searched as one combined regex (keeps each
+#: combined pattern quick to compile).
+MAX_PATH_RUN = 64
 #: Status served while a connector has no rules yet (cloudflared's choice too).
 UNCONFIGURED_STATUS = 503
 RULE_KEYS = ("hostname", "path", "service", "originRequest")
@@ -113,10 +118,14 @@ class IngressRules:
                         candidates = found
                         break
                     dot = host.find(".", dot + 1)
-        for rule in candidates:
-            regex = rule.path_regex
+        for candidate in candidates:
+            regex = candidate.path_regex
             if regex is None or regex.search(path) is not None:
-                return rule.index, rule
+                if isinstance(candidate, IngressRule):
+                    return candidate.index, candidate
+                for rule in candidate.rules:  # a _PathRun found something: which rule?
+                    if rule.path_regex is not None and rule.path_regex.search(path) is not None:
+                        return rule.index, rule
         # Unreachable: every candidate list ends with the catch-all.
         last = self.rules[-1]
         return last.index, last
@@ -238,9 +247,9 @@ def _punycode(name: str) -> str | None:
     if name.isascii():
         return None
     prefix, body = ("*.", name[2:]) if name.startswith("*.") else ("", name)
-    try:
-        ascii_name = body.encode("idna").decode("ascii")
-    except UnicodeError:
+    try:  # UTS #46 non-transitional (IDNA 2008), as Go's idna.Lookup: ß stays ß
+        ascii_name = idna.encode(body, uts46=True, transitional=False).decode("ascii")
+    except (UnicodeError, ValueError):  # idna.IDNAError is a UnicodeError
         return None
     return prefix + ascii_name.lower()
 
@@ -275,13 +284,22 @@ def _suffixes(name: str, start: int) -> Iterator[str]:
         dot = name.find(".", dot + 1)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _PathRun:
+    """Consecutive host-less path rules behind one combined regex: when it finds nothing (most
+    requests), none of them match; when it finds something, they are tried one by one."""
+
+    path_regex: re.Pattern[str]
+    rules: tuple[IngressRule, ...]
+
+
+_Candidate = IngressRule | _PathRun
+_Table = dict[str, tuple[_Candidate, ...]]
+
+
 def _build_tables(
     rules: tuple[IngressRule, ...],
-) -> tuple[
-    dict[str, tuple[IngressRule, ...]],
-    dict[str, tuple[IngressRule, ...]],
-    tuple[IngressRule, ...],
-]:
+) -> tuple[_Table, _Table, tuple[_Candidate, ...]]:
     exact: dict[str, list[IngressRule]] = {}
     wildcard: dict[str, list[IngressRule]] = {}  # ".example.com" -> rules of *.example.com
     hostless: list[IngressRule] = []
@@ -295,10 +313,11 @@ def _build_tables(
                 wildcard.setdefault(name[1:], []).append(rule)
             else:
                 exact.setdefault(name, []).append(rule)
+    runs: dict[tuple[int, ...], tuple[_Candidate, ...]] = {}
 
-    def merged(*groups: Sequence[IngressRule]) -> tuple[IngressRule, ...]:
+    def merged(*groups: Sequence[IngressRule]) -> tuple[_Candidate, ...]:
         by_index = {rule.index: rule for group in groups for rule in group}
-        return tuple(by_index[i] for i in sorted(by_index))
+        return _with_path_runs([by_index[i] for i in sorted(by_index)], runs)
 
     def wildcards_of(name: str, start: int) -> list[IngressRule]:
         return [rule for s in _suffixes(name, start) for rule in wildcard.get(s, ())]
@@ -309,4 +328,42 @@ def _build_tables(
         name: merged(group, wildcards_of(name, 1), hostless) for name, group in exact.items()
     }
     by_suffix = {suffix: merged(wildcards_of(suffix, 0), hostless) for suffix in wildcard}
-    return by_host, by_suffix, tuple(hostless)
+    return by_host, by_suffix, merged(hostless)
+
+
+def _with_path_runs(
+    ordered: list[IngressRule], cache: dict[tuple[int, ...], tuple[_Candidate, ...]]
+) -> tuple[_Candidate, ...]:
+    out: list[_Candidate] = []
+    run: list[IngressRule] = []
+
+    def flush() -> None:
+        if len(run) < 2:
+            out.extend(run)
+        else:
+            key = tuple(rule.index for rule in run)
+            if key not in cache:
+                cache[key] = _path_run(tuple(run))
+            out.extend(cache[key])
+        run.clear()
+
+    for rule in ordered:
+        if rule.hostname is None and rule.path_regex is not None:
+            run.append(rule)
+            if len(run) == MAX_PATH_RUN:
+                flush()
+        else:
+            flush()
+            out.append(rule)
+    flush()
+    return tuple(out)
+
+
+def _path_run(rules: tuple[IngressRule, ...]) -> tuple[_Candidate, ...]:
+    """One combined regex for ``rules`` (a search finds something iff one of theirs does)."""
+    patterns = [rule.path_regex.pattern for rule in rules if rule.path_regex is not None]
+    try:
+        combined = re.compile("|".join(f"(?:{p})" for p in patterns))
+    except (re.error, RecursionError, OverflowError):  # e.g. (?i) flags or repeated group names
+        return rules
+    return (_PathRun(combined, rules),)

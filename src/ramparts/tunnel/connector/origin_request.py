@@ -108,6 +108,8 @@ def parse_origin_request(
     items = values.mapping(raw, where, _FIELDS)
     changes: dict[str, object] = {}
     for key, item in items.items():
+        if item is None:  # "key:" with no value leaves the setting as it was
+            continue
         attribute, parse = _FIELDS[key]
         changes[attribute] = parse(item, where.at(key))
     ca_pool = changes.get("ca_pool")
