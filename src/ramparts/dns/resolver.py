@@ -170,6 +170,17 @@ class Resolver:
     def ready(self) -> bool:
         return self._view is not None
 
+    @property
+    def locations(self) -> LocationTable | None:
+        """The location table of the current snapshot (listeners map SNI/hosts with it)."""
+        view = self._view
+        return view.locations if view is not None else None
+
+    @property
+    def retention_days(self) -> int:
+        view = self._view
+        return view.policies.config.log_retention_days if view is not None else 7
+
     # --- the fast path -----------------------------------------------------------------------
 
     def handle(
