@@ -12,6 +12,9 @@ from ramparts import logs
 from ramparts.config.paths import default_data_dir, ensure_private_dir
 from ramparts.edge.settings import (
     DEFAULT_ADMIN_PORT,
+    DEFAULT_DNS_PORT,
+    DEFAULT_DOH_PORT,
+    DEFAULT_DOT_PORT,
     DEFAULT_HTTPS_PORT,
     DEFAULT_TUNNEL_PORT,
     EdgeSettings,
@@ -79,6 +82,16 @@ def edge_options(func: F) -> F:
         click.option("--metrics-port", type=int, default=DEFAULT_ADMIN_PORT, show_default=True),
         click.option("--hostname", "hostnames", multiple=True, help="extra certificate name/IP"),
         click.option("--drain-timeout", type=float, default=10.0, show_default=True),
+        click.option(
+            "--dns-port", type=int, default=DEFAULT_DNS_PORT, show_default=True,
+            help="plain DNS, UDP and TCP",
+        ),
+        click.option("--dot-port", type=int, default=DEFAULT_DOT_PORT, show_default=True),
+        click.option("--doh-port", type=int, default=DEFAULT_DOH_PORT, show_default=True),
+        click.option(
+            "--dns-workers", type=click.IntRange(1, 64), default=1, show_default=True,
+            help="processes sharing the plain DNS port (SO_REUSEPORT)",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -96,4 +109,8 @@ def edge_settings(data_dir: Path, edge: dict[str, Any]) -> EdgeSettings:
         admin_port=edge["metrics_port"],
         hostnames=list(edge["hostnames"]),
         drain_timeout=edge["drain_timeout"],
+        dns_port=edge["dns_port"],
+        dot_port=edge["dot_port"],
+        doh_port=edge["doh_port"],
+        dns_workers=edge["dns_workers"],
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ramparts.config.feed import SnapshotFeed
+from ramparts.dns.service import DnsService, DnsServiceSettings
 from ramparts.edge.https_ingress import HttpsIngress
 from ramparts.edge.metrics import EdgeMetrics
 from ramparts.edge.service import EdgeService
@@ -53,4 +54,29 @@ def build_services(ctx: EdgeContext) -> list[EdgeService]:
             ctx.settings.drain_timeout,
         ),
     ]
+    services.append(_dns_service(ctx))
     return services
+
+
+def _dns_service(ctx: EdgeContext) -> DnsService:
+    s = ctx.settings
+    return DnsService(
+        DnsServiceSettings(
+            host=s.bind_host,
+            dns_port=s.dns_port,
+            dot_port=s.dot_port,
+            doh_port=s.doh_port,
+            workers=s.dns_workers,
+            drain_timeout=s.drain_timeout,
+            poll_interval=s.poll_interval,
+            hostnames=list(s.hostnames),
+        ),
+        db=ctx.db,
+        edge_id=ctx.edge_id,
+        edge_name=s.name,
+        data_dir=s.data_dir,
+        certfile=ctx.certfile,
+        keyfile=ctx.keyfile,
+        own_certificate=s.tls_cert is None,
+        registry=ctx.metrics.registry,
+    )

@@ -11,6 +11,9 @@ from ramparts.serving import format_address
 DEFAULT_HTTPS_PORT = 7843
 DEFAULT_TUNNEL_PORT = 7844  # the brief's tunnel port, TCP and UDP
 DEFAULT_ADMIN_PORT = 7845
+DEFAULT_DNS_PORT = 7853  # plain DNS, UDP and TCP (53 in production; unprivileged by default)
+DEFAULT_DOT_PORT = 7854  # DNS over TLS (853 in production)
+DEFAULT_DOH_PORT = 7855  # DNS over HTTPS (443 in production)
 
 
 @dataclass(slots=True)
@@ -28,6 +31,10 @@ class EdgeSettings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     drain_timeout: float = 10.0
+    dns_port: int = DEFAULT_DNS_PORT
+    dot_port: int = DEFAULT_DOT_PORT
+    doh_port: int = DEFAULT_DOH_PORT
+    dns_workers: int = 1
     poll_interval: float = 2.0
 
     @property
