@@ -86,6 +86,7 @@ class CacheEntry:
     hits: int = 0
     prefetch_signalled: bool = False
     cost: int = field(default=0)
+    source: str = ""  # the upstream that gave the answer (query log)
 
 
 @dataclass(slots=True)

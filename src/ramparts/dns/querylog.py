@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -51,10 +52,12 @@ class QueryRecord(NamedTuple):
     latency_us: int
 
 
+@functools.lru_cache(maxsize=512)
 def _type_text(qtype: int) -> str:
     return dns.rdatatype.to_text(qtype)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=64)
 def _rcode_text(rcode: int) -> str:
     try:
         return dns.rcode.to_text(rcode)  # type: ignore[arg-type]
@@ -62,24 +65,25 @@ def _rcode_text(rcode: int) -> str:
         return str(rcode)
 
 
-def _row(r: QueryRecord, edge: str) -> dict[str, Any]:
-    return {
-        "at": dt.datetime.fromtimestamp(r.at, dt.UTC),
-        "edge": edge,
-        "location_id": r.location_id or None,
-        "location_name": r.location_name,
-        "protocol": r.protocol,
-        "src_ip": r.src_ip[:45],
-        "qname": r.qname[:QNAME_LOG_MAX],
-        "qtype": _type_text(r.qtype)[:16],
-        "decision": r.decision,
-        "policy_id": r.rule_id[:64],
-        "policy_name": r.rule_name[:64],
-        "upstream": r.upstream[:64],
-        "rcode": _rcode_text(r.rcode)[:12],
-        "cached": r.cached,
-        "latency_us": min(r.latency_us, 2**31 - 1),
-    }
+def _row(r: QueryRecord, edge: str) -> tuple[Any, ...]:
+    """A tuple in ``dns_queries.ROW_COLUMNS`` order."""
+    return (
+        dt.datetime.fromtimestamp(r.at, dt.UTC),
+        edge,
+        r.location_id or None,
+        r.location_name,
+        r.protocol,
+        r.src_ip[:45],
+        r.qname[:QNAME_LOG_MAX],
+        _type_text(r.qtype)[:16],
+        r.decision,
+        r.rule_id[:64],
+        r.rule_name[:64],
+        r.upstream[:64],
+        _rcode_text(r.rcode)[:12],
+        r.cached,
+        min(r.latency_us, 2**31 - 1),
+    )
 
 
 class QueryLog:
@@ -162,7 +166,7 @@ class QueryLog:
         edge = self._edge
         with self._db.transaction() as session:
             for start in range(0, len(batch), MAX_BATCH):
-                dns_queries.insert_batch(
+                dns_queries.insert_rows(
                     session, [_row(r, edge) for r in batch[start : start + MAX_BATCH]]
                 )
         return len(batch)

@@ -317,6 +317,7 @@ class Resolver:
             entry.rcode,
             True,
             started,
+            entry.source,
         )
         return self._finish(q, protocol, reply)
 
@@ -372,6 +373,7 @@ class Resolver:
         rcode: int,
         cached: bool,
         started: float,
+        upstream: str = "",
     ) -> None:
         latency_us = int((self._clock() - started) * 1_000_000)
         self.stats.count(protocol, decision, cached, latency_us)
@@ -388,7 +390,7 @@ class Resolver:
                     decision,
                     plan.rule_id if plan is not None else "",
                     plan.rule_name if plan is not None else "",
-                    plan.upstream if plan is not None else "",
+                    upstream,
                     rcode,
                     cached,
                     latency_us,
@@ -444,6 +446,7 @@ class Resolver:
             resolved.rcode,
             False,
             p.started,
+            resolved.upstream,
         )
         return self._finish(q, p.protocol, serve_answer(resolved.answer, q, 0))
 
@@ -489,6 +492,7 @@ class Resolver:
             packet, parsed, upstream = answer.packet, answer.parsed, answer.server.name
         entry = self.cache.put(key, packet, parsed, self._clock())
         if entry is not None:
+            entry.source = upstream
             return Resolved(
                 entry.answer, entry.rcode, entry.cnames, entry.addresses, entry, upstream
             )
