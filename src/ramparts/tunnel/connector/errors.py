@@ -46,13 +46,17 @@ class ConfigError(ConnectorError, ValueError):
         if self.field:
             parts.append(self.field)
         parts.append(self.reason)
-        return ": ".join(parts)
+        return _escape(": ".join(parts))  # one line, whatever text the parts quote
 
 
 def quote_for_message(text: str, limit: int = MAX_QUOTED_HOSTNAME) -> str:
     """``text`` made safe for a one-line message: control characters escaped, long text cut."""
     if len(text) > limit:
         text = text[:limit] + "…"
+    return _escape(text)
+
+
+def _escape(text: str) -> str:
     if text.isprintable():
         return text
-    return repr(text)[1:-1]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -28,6 +28,7 @@ from pathlib import Path
 import idna
 
 from ramparts.tunnel.connector import values
+from ramparts.tunnel.connector.errors import quote_for_message
 from ramparts.tunnel.connector.origin_request import (
     DEFAULT_ORIGIN_REQUEST,
     OriginRequest,
@@ -237,9 +238,10 @@ def _parse_hostname(raw: object, where: Where) -> tuple[str | None, str | None]:
         where.fail(f"longer than {MAX_HOSTNAME_CHARS} characters")
     for label in body.split("."):
         if not label:
-            where.fail(f"'{text}' has an empty label")
+            where.fail(f"'{quote_for_message(text)}' has an empty label")
         if len(label) > MAX_LABEL_CHARS or not _LABEL_RE.fullmatch(label):
-            where.fail(f"invalid label '{label[:MAX_LABEL_CHARS]}' in '{text}'")
+            shown = quote_for_message(label, MAX_LABEL_CHARS)
+            where.fail(f"invalid label '{shown}' in '{quote_for_message(text)}'")
     return name, _punycode(name)
 
 
