@@ -148,6 +148,22 @@ def test_url_key_is_the_quick_form_in_a_file() -> None:
     assert config.ingress[0].origin_request.no_tls_verify is True
 
 
+def test_shadowed_rules_are_warnings() -> None:
+    config = parse_config(
+        {
+            "ingress": [
+                {"hostname": "*.example.com", "service": "http://127.0.0.1:1"},
+                {"hostname": "app.example.com", "service": "http://127.0.0.1:2"},
+                {"service": "http_status:404"},
+            ]
+        }
+    )
+    assert config.warnings == (
+        "ingress rule 2 (app.example.com) is never used: rule 1 (*.example.com) takes all its"
+        " requests first",
+    )
+
+
 # --- every validation error names where ------------------------------------------------------
 
 RULE2 = "ingress rule 2 (app.example.com): "

@@ -212,6 +212,22 @@ def test_path_rules_that_cannot_be_combined_still_match(
         assert matched(rules, "h", path) == index
 
 
+def test_shadowed_rules() -> None:
+    rules = rules_of(
+        ("*.example.com", None),
+        (None, "^/a"),
+        (None, "^/b"),
+        ("app.example.com", None),  # never used: rule 1 takes its host first
+        ("*.b.example.com", None),  # never used either
+        ("x.example.net", "^/api"),
+        ("x.example.net", None),  # used: the earlier rule has a path
+        ("x.example.net", None),  # never used
+        ("*.example.net", None),
+    )
+    pairs = [(rule.number, earlier.number) for rule, earlier in rules.shadowed()]
+    assert pairs == [(4, 1), (5, 1), (8, 7)]
+
+
 # --- rule data ---------------------------------------------------------------------------------
 
 
@@ -289,6 +305,7 @@ def test_match_equals_first_matching_rule(
     rules = rules_of(*specs)
     expected = next(rule.index for rule in rules if rule.matches(host, path))
     assert rules.match(host, path)[0] == expected
+    assert expected not in {rule.index for rule, _ in rules.shadowed()}
 
 
 @settings(max_examples=300, deadline=None)

@@ -170,6 +170,8 @@ def parse_config(
     ingress = None
     if items.get("ingress") is not None:
         ingress = parse_ingress(items["ingress"], origin, base_dir)
+    if ingress is not None:
+        warnings += shadowed_warnings(ingress)
     if items.get("url") is not None:
         if ingress is not None:
             Where("url").fail("cannot be combined with ingress rules (remove one of them)")
@@ -217,6 +219,15 @@ def quick_config(url: str, base: ConnectorConfig | None = None) -> ConnectorConf
         where.fail(f"cannot be combined with the ingress rules of {base.source or 'the config'}")
     service = _url_service(url, where)
     return replace(base, ingress=IngressRules.single(service, base.origin_request))
+
+
+def shadowed_warnings(rules: IngressRules) -> list[str]:
+    """One line per rule that can never match, naming the earlier rule that takes its traffic."""
+    return [
+        f"ingress rule {rule.number} ({rule.hostname}) is never used: rule {earlier.number}"
+        f" ({earlier.hostname}) takes all its requests first"
+        for rule, earlier in rules.shadowed()
+    ]
 
 
 def parse_remote_config(doc: object) -> IngressRules:

@@ -104,7 +104,10 @@ class IngressRules:
         return cls.single(StatusService(UNCONFIGURED_STATUS))
 
     def match(self, host: str, path: str) -> tuple[int, IngressRule]:
-        """The first rule matching ``host`` (a Host header or :authority) and ``path``."""
+        """The first rule matching ``host`` (a Host header or :authority, port allowed) and
+        ``path`` (the URL path without the query, percent-decoded as cloudflared matches it:
+        ``urllib.parse.unquote``). Never raises; the catch-all answers when nothing else does.
+        """
         if ":" in host or host.endswith(".") or not host.islower():
             host = normalise_host(host)
         candidates = self._by_host.get(host)
@@ -130,6 +133,26 @@ class IngressRules:
         # Unreachable: every candidate list ends with the catch-all.
         last = self.rules[-1]
         return last.index, last
+
+    def shadowed(self) -> list[tuple[IngressRule, IngressRule]]:
+        """(rule, earlier rule) where the earlier one has no path and takes every host of the
+        later one, so the later rule is never used (path regexes are not compared)."""
+        out = []
+        for rule in self.rules:
+            name = rule.hostname
+            if name is None:
+                continue
+            table = self._by_suffix if name.startswith("*.") else self._by_host
+            key = name[1:] if name.startswith("*.") else name
+            for earlier in table.get(key, ()):
+                if not isinstance(earlier, IngressRule):
+                    continue  # host-less path rules
+                if earlier.index >= rule.index:
+                    break
+                if earlier.path is None and earlier.hostname is not None:
+                    out.append((rule, earlier))
+                    break
+        return out
 
     def __len__(self) -> int:
         return len(self.rules)
