@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -582,3 +584,17 @@ def test_fuzz_yaml_only_raises_config_error(text: str | bytes) -> None:
         with contextlib.suppress(ConfigError):
             parse_config(data, read_credentials=False)
     assert message.startswith("f.yml")
+
+
+def test_connector_config_imports_nothing_from_the_edge_store_or_api() -> None:
+    """The connector runs on other machines with only a token (DESIGN.md §3)."""
+    code = (
+        "import sys\n"
+        "from ramparts.tunnel.connector.config import parse_config\n"
+        "parse_config({'ingress': [{'path': '^/x', 'service': 'hello_world'},"
+        " {'service': 'http_status:404'}]})\n"
+        "bad = [m for m in sys.modules if m.split('.')[:2] in"
+        " (['ramparts', 'edge'], ['ramparts', 'store'], ['ramparts', 'api'])]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
