@@ -30,7 +30,7 @@ DEFAULT_RECORDS = (
     "strict.bing.com. 300 IN A 204.79.197.220",
     "safe.duckduckgo.com. 300 IN A 52.142.124.215",
     "restrict.youtube.com. 300 IN A 216.239.38.120",
-    *(f"big.example.test. 300 IN TXT \"{'x' * 200} {i}\"" for i in range(12)),
+    *(f'big.example.test. 300 IN TXT "{"x" * 200} {i}"' for i in range(12)),
 )
 
 
@@ -50,7 +50,9 @@ def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
 
 
 def unbound_binary() -> str:
-    found = shutil.which("unbound") or ("/usr/sbin/unbound" if Path("/usr/sbin/unbound").exists() else None)
+    found = shutil.which("unbound") or (
+        "/usr/sbin/unbound" if Path("/usr/sbin/unbound").exists() else None
+    )
     if found is None:
         raise RuntimeError("unbound not found: run scripts/install-test-deps.sh")
     return found
@@ -63,7 +65,9 @@ class Unbound:
     tls_cert: Path | None = None  # PEM chain and key for DoT/DoH listeners
     tls_key: Path | None = None
     verbosity: int = 0
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ramparts-unbound-")))
+    directory: Path = field(
+        default_factory=lambda: Path(tempfile.mkdtemp(prefix="ramparts-unbound-"))
+    )
     port: int = 0
     dot_port: int = 0
     doh_port: int = 0
@@ -72,24 +76,24 @@ class Unbound:
     def config(self) -> str:
         lines = [
             "server:",
-            f"  directory: \"{self.directory}\"",
-            "  username: \"\"",
-            "  chroot: \"\"",
-            f"  pidfile: \"{self.directory}/unbound.pid\"",
+            f'  directory: "{self.directory}"',
+            '  username: ""',
+            '  chroot: ""',
+            f'  pidfile: "{self.directory}/unbound.pid"',
             "  use-syslog: no",
-            f"  logfile: \"{self.directory}/unbound.log\"",
+            f'  logfile: "{self.directory}/unbound.log"',
             f"  verbosity: {self.verbosity}",
             f"  num-threads: {self.threads}",
             f"  interface: 127.0.0.1@{self.port}",
             "  access-control: 127.0.0.0/8 allow",
             "  do-ip6: no",
-            "  module-config: \"iterator\"",
+            '  module-config: "iterator"',
             "  so-reuseport: yes",
             "  msg-cache-size: 32m",
             "  rrset-cache-size: 64m",
             "  outgoing-range: 64",
             "  minimal-responses: yes",
-            "  local-zone: \".\" static",
+            '  local-zone: "." static',
         ]
         if self.tls_cert and self.tls_key:
             lines += [
@@ -97,9 +101,9 @@ class Unbound:
                 f"  interface: 127.0.0.1@{self.doh_port}",
                 f"  tls-port: {self.dot_port}",
                 f"  https-port: {self.doh_port}",
-                f"  tls-service-pem: \"{self.tls_cert}\"",
-                f"  tls-service-key: \"{self.tls_key}\"",
-                "  http-endpoint: \"/dns-query\"",
+                f'  tls-service-pem: "{self.tls_cert}"',
+                f'  tls-service-key: "{self.tls_key}"',
+                '  http-endpoint: "/dns-query"',
                 "  http-notls-downstream: no",
             ]
         lines += [f"  local-data: '{r}'" for r in self.records]

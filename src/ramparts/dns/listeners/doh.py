@@ -71,6 +71,12 @@ def _error(status: int, text: str) -> HttpAnswer:
     return HttpAnswer(status, (text + "\n").encode(), [("content-type", "text/plain")])
 
 
+def _closing(answer: HttpAnswer) -> HttpAnswer:
+    """The answer with ``Connection: close``: we stop reading this connection after it."""
+    answer.headers.append(("connection", "close"))
+    return answer
+
+
 def min_ttl(message: bytes) -> int | None:
     """Smallest TTL of the records of an answer we built (for ``cache-control``, RFC 8484
     §5.1), skipping the OPT; ``None`` when there are none or the walk fails."""
@@ -186,7 +192,7 @@ class _H11Session:
             except h11.RemoteProtocolError:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                     with contextlib.suppress(h11.LocalProtocolError):
-                        await self._send(_error(400, "bad request"))
+                        await self._send(_closing(_error(400, "bad request")))
                 return
             if event is h11.NEED_DATA:
                 try:
@@ -197,14 +203,18 @@ class _H11Session:
                 continue
             if isinstance(event, h11.Request):
                 request, body = event, bytearray()
+                head = len(event.target) + sum(len(k) + len(v) for k, v in event.headers)
+                if head > MAX_HEAD_BYTES:  # a complete head is not bounded by h11 itself
+                    await self._send(_closing(_error(431, "request head too large")))
+                    return
                 declared = dict(event.headers).get(b"content-length")
                 if declared is not None and declared.isdigit() and int(declared) > MAX_DOH_MESSAGE:
-                    await self._send(_error(413, "query too large"))
+                    await self._send(_closing(_error(413, "query too large")))
                     return
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_DOH_MESSAGE:
-                    await self._send(_error(413, "query too large"))
+                    await self._send(_closing(_error(413, "query too large")))
                     return
             elif isinstance(event, h11.EndOfMessage) and request is not None:
                 headers = {
