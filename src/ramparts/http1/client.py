@@ -54,7 +54,7 @@ class ClientConnection(Http1Connection):
     BODY_TOO_LARGE = BAD_GATEWAY
 
     def __init__(self, limits: Limits = CLIENT_LIMITS) -> None:
-        super().__init__(limits)
+        Http1Connection.__init__(self, limits)
         self._pending: deque[_Exchange] = deque()
         self._rx_keep_alive = True
         self._closing = False  # an exchange ended the connection
@@ -126,17 +126,14 @@ class ClientConnection(Http1Connection):
 
     # -- receiving ---------------------------------------------------------------------
 
-    def _head_ready(self) -> Signal | None:
-        if not self._pending and self._pos < len(self._buf):
-            raise RemoteProtocolError("response bytes with no request outstanding", BAD_GATEWAY)
-        return None
-
     def _closed_at_boundary(self) -> Event | Signal:
         if self._pending:
             raise RemoteProtocolError("connection closed before the response", BAD_GATEWAY)
         return super()._closed_at_boundary()
 
     def _parse_head(self, head: bytes) -> Event:
+        if not self._pending:
+            raise RemoteProtocolError("response bytes with no request outstanding", BAD_GATEWAY)
         exchange = self._pending[0]
         response, chunked = parse_response_head(head, exchange.method, self._limits)
         if isinstance(response, InformationalResponse):

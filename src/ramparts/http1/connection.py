@@ -22,7 +22,7 @@ from .events import (
 )
 from .fields import parse_fields
 from .limits import MAX_CHUNK_SIZE_DIGITS, Limits
-from .syntax import CHUNK_LINE_RE
+from .syntax import CHUNK_LINE_RE, HEAD_END_RE
 from .writer import encode_chunk, last_chunk
 
 Buffer = bytes | bytearray | memoryview
@@ -170,10 +170,6 @@ class Http1Connection:
 
     # hooks for the two sides
 
-    def _head_ready(self) -> Signal | None:
-        """None when a head may be parsed now, else the signal to return."""
-        return None
-
     def _parse_head(self, head: bytes) -> Event:
         """Parse a complete head (start line and field lines, each with CRLF) and set the
         body state."""
@@ -190,19 +186,21 @@ class Http1Connection:
     # heads
 
     def _next_head(self) -> Event | Signal:
-        signal = self._head_ready()
-        if signal is not None:
-            return signal
         buf = self._buf
         pos = self._pos
+        if buf.startswith(b"\r\n", pos):  # RFC 9112 §2.2: ignore empty lines before a message
+            while buf.startswith(b"\r\n", pos):
+                pos += 2
+            self._pos = pos
         if pos >= len(buf):
             if self._eof:
                 self._state = CLOSED
                 return self._closed_at_boundary()
             return NEED_DATA
-        end = buf.find(b"\r\n\r\n", self._scan if self._scan > pos else pos)
-        if end < 0:
+        found = HEAD_END_RE.search(buf, self._scan if self._scan > pos else pos)
+        if found is None:
             return self._incomplete_head(buf, pos)
+        end = found.start()
         if type(buf) is not bytes:
             self._buf = buf = bytes(buf)
         if end + 2 - pos > self._limits.max_head:
@@ -356,8 +354,8 @@ class Http1Connection:
             return END_OF_MESSAGE
         limits = self._limits
         start = self._scan if self._scan > pos else pos
-        end = buf.find(b"\r\n\r\n", start)
-        if end < 0:
+        found = HEAD_END_RE.search(buf, start)
+        if found is None:
             if len(buf) - pos > limits.max_head:
                 raise RemoteProtocolError("trailer section too large", self.TOO_LARGE)
             if buf.find(b"\n\n", start) >= 0:
@@ -366,6 +364,7 @@ class Http1Connection:
                 raise RemoteProtocolError("connection closed inside trailers", self.BAD)
             self._scan = max(pos, len(buf) - 3)
             return NEED_DATA
+        end = found.start()
         if end + 2 - pos > limits.max_head:
             raise RemoteProtocolError("trailer section too large", self.TOO_LARGE)
         block = b"\n" + buf[pos : end + 2]

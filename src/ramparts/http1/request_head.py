@@ -28,6 +28,12 @@ COMMON_METHODS = frozenset(
 """Methods accepted without a token check; any other valid token is accepted too."""
 
 
+MAX_REMEMBERED_HOSTS = 1024
+"""Host values already validated are remembered (a set look-up instead of a regex) up to
+this many per process; an edge serves few distinct hostnames."""
+_VALID_HOSTS: set[bytes] = set()
+
+
 def parse_request_head(head: bytes, limits: Limits) -> Request:
     """Parse ``head``: the request-line and field lines, each ending in CRLF, without the
     empty line. Raises RemoteProtocolError carrying the status to answer."""
@@ -64,8 +70,11 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
             raise RemoteProtocolError("missing Host header", 400)
     elif hosts:
         raise RemoteProtocolError("more than one Host header", 400)
-    elif HOST_RE.fullmatch(host) is None:
-        raise RemoteProtocolError("invalid Host header", 400)
+    elif host not in _VALID_HOSTS:
+        if HOST_RE.fullmatch(host) is None:
+            raise RemoteProtocolError("invalid Host header", 400)
+        if len(_VALID_HOSTS) < MAX_REMEMBERED_HOSTS:
+            _VALID_HOSTS.add(host)
 
     length: int | None = 0
     if coding is not None:

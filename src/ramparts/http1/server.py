@@ -21,7 +21,7 @@ from .connection import (
     Http1Connection,
 )
 from .errors import LocalProtocolError
-from .events import PAUSED, Event, Request, Signal
+from .events import Event, Request
 from .framing import connection_options
 from .limits import SERVER_LIMITS, Limits
 from .request_head import parse_request_head
@@ -42,7 +42,7 @@ class ServerConnection(Http1Connection):
     __slots__ = ("_answered", "_continued", "_pending", "_rx", "_rx_done", "_tx_keep_alive")
 
     def __init__(self, limits: Limits = SERVER_LIMITS) -> None:
-        super().__init__(limits)
+        Http1Connection.__init__(self, limits)
         self._pending: deque[Request] = deque()  # received, not answered whole, in order
         self._rx: Request | None = None  # the request received last
         self._rx_done = False  # ... and its body has ended
@@ -57,22 +57,15 @@ class ServerConnection(Http1Connection):
 
     # -- receiving ---------------------------------------------------------------------
 
-    def _head_ready(self) -> Signal | None:
-        buf = self._buf
-        pos = self._pos
-        while buf.startswith(b"\r\n", pos):  # RFC 9112 §2.2: ignore empty lines first
-            pos += 2
-        self._pos = pos
-        if len(self._pending) >= self._limits.max_pipelined:
-            return PAUSED
-        return None
-
     def _parse_head(self, head: bytes) -> Event:
         request = parse_request_head(head, self._limits)
         self._pending.append(request)
         self._rx = request
         self._rx_done = False
-        self._start_body(request.content_length, True)
+        if request.content_length == 0:
+            self._state = END
+        else:
+            self._start_body(request.content_length, True)
         return request
 
     def _message_done(self) -> None:
@@ -88,6 +81,8 @@ class ServerConnection(Http1Connection):
                 self._state = PAUSED_STATE  # the bytes after it may not be HTTP
         elif not request.keep_alive:
             self._state = CLOSED  # RFC 9112 §9.6: no further requests are processed
+        elif len(self._pending) >= self._limits.max_pipelined:
+            self._state = PAUSED_STATE  # until responses catch up (see _sent_message)
         else:
             self._state = HEAD
 
@@ -189,12 +184,18 @@ class ServerConnection(Http1Connection):
         self._pending.clear()
         return head
 
+    def _rx_is_plain(self) -> bool:
+        request = self._rx
+        return request is not None and request.upgrade is None and request.method != b"CONNECT"
+
     def _sent_message(self) -> None:
         self._pending.popleft()
         self._answered = False
         self._continued = False
         if self._tx_keep_alive:
             self._tx = TX_IDLE
+            if self._state == PAUSED_STATE and self._rx_done and self._rx_is_plain():
+                self._state = HEAD  # a pipelining pause ends
             return
         self._tx = TX_CLOSED
         if self._state in (HEAD, PAUSED_STATE):

@@ -19,6 +19,9 @@ FIELD_LINE_RE = re.compile(
 """One well-formed field line, matched from the LF that ends the previous line. Values with
 trailing whitespace deliberately fail here and are handled by the careful line-by-line path."""
 
+HEAD_END_RE = re.compile(rb"\r\n\r\n")
+"""The empty line ending a head; sre's prefix search (memchr on CR) beats bytes.find here."""
+
 VCHAR_BYTES = bytes(range(0x21, 0x7F))
 """VCHAR: ``target.translate(None, VCHAR_BYTES)`` is empty iff the target is all VCHAR."""
 

@@ -1,8 +1,8 @@
 """Serialising heads and chunked bodies: bytes joins, no per-header objects.
 
-Writers check one thing on the hot path: that no CR or LF hides in a header name or value
-(response splitting / request smuggling by injection); they count CR and LF bytes in the
-result, which costs two C-level scans.
+Writers check one thing on the hot path: that no CR or LF hides in a header name, value,
+target or reason (response splitting / request smuggling by injection); they count CR and LF
+bytes in the joined fields, which costs two C-level scans.
 """
 
 from __future__ import annotations
@@ -23,43 +23,41 @@ _STATUS_LINES: dict[int, bytes] = {
 
 
 def _fields(headers: HeaderPairs) -> bytes:
-    return b"\r\n".join(map(b": ".join, headers))
-
-
-def _checked(out: bytes, lines: int) -> bytes:
-    if out.count(b"\n") != lines or out.count(b"\r") != lines:
+    """Field lines joined by CRLF (no final CRLF); refuses CR or LF inside names or values."""
+    fields = b"\r\n".join(map(b": ".join, headers))
+    breaks = len(headers) - 1
+    if fields.count(b"\n") != breaks or fields.count(b"\r") != breaks:
         raise LocalProtocolError("CR or LF in a header name or value")
-    return out
+    return fields
 
 
 def write_request_head(
     method: bytes, target: bytes, headers: HeaderPairs, version: bytes = b"1.1"
 ) -> bytes:
     """``METHOD target HTTP/1.1`` CRLF, the fields, the empty line."""
-    if b" " in method or b" " in target:
-        raise LocalProtocolError("space in method or target")
-    if headers:
-        out = b"%s %s HTTP/%s\r\n%s\r\n\r\n" % (method, target, version, _fields(headers))
-    else:
-        out = b"%s %s HTTP/%s\r\n\r\n" % (method, target, version)
-    return _checked(out, len(headers) + 2)
+    line = b" ".join((method, target, b"HTTP/" + version))
+    if line.count(b" ") != 2 or b"\r" in line or b"\n" in line:
+        raise LocalProtocolError("space, CR or LF in method or target")
+    if not headers:
+        return line + b"\r\n\r\n"
+    return b"".join((line, b"\r\n", _fields(headers), b"\r\n\r\n"))
 
 
 def write_response_head(status: int, headers: HeaderPairs, reason: bytes | None = None) -> bytes:
     """``HTTP/1.1 status reason`` CRLF, the fields, the empty line. ``reason`` defaults to
     the standard phrase."""
-    if reason is None:
-        line = _STATUS_LINES.get(status)
-        if line is None:
-            if not 100 <= status <= 999:
-                raise LocalProtocolError(f"invalid status code {status}")
-            line = b"HTTP/1.1 %d \r\n" % status
-    else:
+    line = _STATUS_LINES.get(status) if reason is None else None
+    if line is None:
         if not 100 <= status <= 999:
             raise LocalProtocolError(f"invalid status code {status}")
+        if reason is None:
+            reason = b""
+        elif b"\r" in reason or b"\n" in reason:
+            raise LocalProtocolError("CR or LF in the reason phrase")
         line = b"HTTP/1.1 %d %s\r\n" % (status, reason)
-    out = b"%s%s\r\n\r\n" % (line, _fields(headers)) if headers else line + b"\r\n"
-    return _checked(out, len(headers) + 2)
+    if not headers:
+        return line + b"\r\n"
+    return b"".join((line, _fields(headers), b"\r\n\r\n"))
 
 
 def encode_chunk(data: bytes | bytearray | memoryview) -> bytes:
@@ -75,7 +73,7 @@ def last_chunk(trailers: HeaderPairs = ()) -> bytes:
     """The last chunk, the trailer section and the final CRLF."""
     if not trailers:
         return b"0\r\n\r\n"
-    return _checked(b"0\r\n%s\r\n\r\n" % _fields(trailers), len(trailers) + 2)
+    return b"".join((b"0\r\n", _fields(trailers), b"\r\n\r\n"))
 
 
 def error_response(status: int, body: bytes = b"") -> bytes:
