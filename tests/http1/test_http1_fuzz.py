@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from http1.http1_pump import feed_in_pieces, merged
 from ramparts.http1 import (
+    CLIENT_LIMITS,
     CONNECTION_CLOSED,
     NEED_DATA,
     PAUSED,
@@ -22,9 +23,11 @@ from ramparts.http1 import (
     Request,
     ServerConnection,
     parse_request_head,
+    parse_response_head,
     write_request_head,
 )
 from ramparts.http1.fields import parse_fields, parse_fields_careful
+from ramparts.http1.response_head import _status_line
 
 FUZZ = settings(
     max_examples=int(os.environ.get("HTTP1_FUZZ_EXAMPLES", "300")),
@@ -242,3 +245,22 @@ def test_round_trip_and_h11_agree(
     assert isinstance(event, h11.Request)
     assert (event.method, event.target) == (method, target)
     assert list(event.headers) == ours.headers
+
+
+@FUZZ
+@given(st.binary(max_size=20), st.sampled_from([b"GET", b"HEAD"]))
+def test_status_line_fast_path_agrees_with_grammar(rest: bytes, method: bytes) -> None:
+    line = b"HTTP/1.1 " + rest
+    if b"\r\n" in line:
+        return
+    head = line + b"\r\n"
+    try:
+        event, _ = parse_response_head(head, method, CLIENT_LIMITS)
+        fast: tuple[bytes, int, bytes] | None = (event.version, event.status, event.reason)
+    except RemoteProtocolError:
+        fast = None
+    try:
+        careful: tuple[bytes, int, bytes] | None = _status_line(head, len(line))
+    except RemoteProtocolError:
+        careful = None
+    assert fast == careful

@@ -20,7 +20,7 @@ from .connection import (
 )
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import Event, InformationalResponse, Signal
-from .framing import connection_options, special_fields
+from .framing import connection_options, outgoing_fields
 from .limits import CLIENT_LIMITS, Limits
 from .response_head import BAD_GATEWAY, parse_response_head
 from .writer import write_request_head
@@ -90,9 +90,7 @@ class ClientConnection(Http1Connection):
             raise LocalProtocolError("the connection is closing or switched protocols")
         if self._pending and (self._pending[-1].upgrade or self._pending[-1].method == b"CONNECT"):
             raise LocalProtocolError("no request may follow CONNECT or Upgrade before its response")
-        length, coding, connection, host, _expect, upgrade, _hosts = special_fields(
-            [(name.lower(), value) for name, value in headers]
-        )
+        length, coding, connection, host, upgrade = outgoing_fields(headers)
         if host is None:
             raise LocalProtocolError("HTTP/1.1 requests need a Host header")
         options = connection_options(connection)

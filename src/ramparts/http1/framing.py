@@ -3,6 +3,8 @@ Connection, Host, Expect, Upgrade (RFC 9112 §6, §9.3; RFC 9110 §7.6.1, §8.6)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .errors import RemoteProtocolError
 from .fields import Headers
 from .limits import MAX_CONTENT_LENGTH_DIGITS
@@ -105,3 +107,29 @@ def check_transfer_encoding(value: bytes, bad: int, unsupported: int) -> None:
         raise RemoteProtocolError(
             "transfer codings other than chunked are not supported", unsupported
         )
+
+
+_SPECIAL_LENGTHS = frozenset(len(name) for name in _SPECIAL)
+
+Outgoing = tuple[bytes | None, bytes | None, bytes | None, bytes | None, bytes | None]
+"""content-length, transfer-encoding, connection, host, upgrade of an outgoing head."""
+
+
+def outgoing_fields(headers: Sequence[tuple[bytes, bytes]]) -> Outgoing:
+    """The framing fields of headers about to be sent (names in any case); list fields
+    repeated are joined with ", "."""
+    length = coding = connection = host = upgrade = None
+    for name, value in headers:
+        if len(name) in _SPECIAL_LENGTHS:
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = value if length is None else length + b", " + value
+            elif lowered == b"transfer-encoding":
+                coding = value if coding is None else coding + b", " + value
+            elif lowered == b"connection":
+                connection = value if connection is None else connection + b", " + value
+            elif lowered == b"host":
+                host = value
+            elif lowered == b"upgrade":
+                upgrade = value
+    return length, coding, connection, host, upgrade

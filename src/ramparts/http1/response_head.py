@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import RemoteProtocolError
 from .events import InformationalResponse, Response
-from .fields import parse_fields
+from .fields import Headers, parse_fields_careful
 from .framing import (
     check_transfer_encoding,
     connection_options,
@@ -12,7 +12,7 @@ from .framing import (
     special_fields,
 )
 from .limits import Limits
-from .syntax import STATUS_LINE_RE
+from .syntax import FIELD_LINE_RE, FIELD_VALUE_BYTES, STATUS_LINE_RE
 
 BAD_GATEWAY = 502
 """Status carried by every response-side error: a gateway answers 502 for a bad origin."""
@@ -24,17 +24,28 @@ def parse_response_head(
     """Parse a status-line and field lines (each ending in CRLF, no empty line) of the
     response to ``method``. Returns the event and whether the body is chunked."""
     eol = head.find(b"\r\n")
-    match = STATUS_LINE_RE.fullmatch(head, 0, eol)
-    if match is None:
-        raise RemoteProtocolError(_status_line_fault(head[:eol]), BAD_GATEWAY)
-    major, minor, code, reason = match.groups()
-    if major != b"1":
-        raise RemoteProtocolError("HTTP version not supported", BAD_GATEWAY)
-    version = b"1.0" if minor == b"0" else b"1.1"
-    status = int(code)
-    if reason is None:
-        reason = b""
-    headers, raw = parse_fields(head, eol + 1, limits.max_fields, BAD_GATEWAY, BAD_GATEWAY)
+    code = head[9:12]
+    if (
+        head.startswith(b"HTTP/1.1 ")
+        and code.isdigit()
+        and code[0] != 0x30
+        and (eol == 12 or head[12] == 0x20)
+    ):  # the common case, without the regex
+        version = b"1.1"
+        status = int(code)
+        reason = head[13:eol]
+        if reason.translate(None, FIELD_VALUE_BYTES):
+            raise RemoteProtocolError(_status_line_fault(head[:eol]), BAD_GATEWAY)
+    else:
+        version, status, reason = _status_line(head, eol)
+    # the field section, as fields.parse_fields (inlined: this is the hot path)
+    count = head.count(b"\n", eol + 1) - 1
+    if count > limits.max_fields:
+        raise RemoteProtocolError(f"more than {limits.max_fields} header fields", BAD_GATEWAY)
+    raw: Headers = FIELD_LINE_RE.findall(head, eol + 1)
+    if len(raw) != count:
+        raw = parse_fields_careful(head[eol + 2 :], BAD_GATEWAY)
+    headers = [(name.lower(), value) for name, value in raw]
     if status < 200 and status != 101:
         return InformationalResponse(status, reason, version, headers, raw), False
 
@@ -59,6 +70,16 @@ def parse_response_head(
         length = None  # delimited by the close of the connection (RFC 9112 §6.3 rule 8)
         keep_alive = False
     return Response(status, reason, version, headers, raw, keep_alive, length), chunked
+
+
+def _status_line(head: bytes, eol: int) -> tuple[bytes, int, bytes]:
+    match = STATUS_LINE_RE.fullmatch(head, 0, eol)
+    if match is None:
+        raise RemoteProtocolError(_status_line_fault(head[:eol]), BAD_GATEWAY)
+    major, minor, code, reason = match.groups()
+    if major != b"1":
+        raise RemoteProtocolError("HTTP version not supported", BAD_GATEWAY)
+    return b"1.0" if minor == b"0" else b"1.1", int(code), reason or b""
 
 
 def _status_line_fault(line: bytes) -> str:

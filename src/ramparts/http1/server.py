@@ -22,7 +22,7 @@ from .connection import (
 )
 from .errors import LocalProtocolError
 from .events import Event, Request
-from .framing import connection_options
+from .framing import connection_options, outgoing_fields
 from .limits import SERVER_LIMITS, Limits
 from .request_head import parse_request_head
 from .writer import write_response_head
@@ -105,15 +105,7 @@ class ServerConnection(Http1Connection):
         if status < 200:
             return self._informational(request, status, headers, reason)
         out = list(headers)
-        length = coding = connection = None
-        for name, value in out:
-            lowered = name.lower()
-            if lowered == b"content-length":
-                length = value
-            elif lowered == b"transfer-encoding":
-                coding = value
-            elif lowered == b"connection":
-                connection = value if connection is None else connection + b"," + value
+        length, coding, connection, _host, _upgrade = outgoing_fields(out)
         if request.method == b"CONNECT" and status < 300:
             return self._switch(status, out, reason)
         options = connection_options(connection)
