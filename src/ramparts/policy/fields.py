@@ -61,7 +61,10 @@ class Field:
 
     @property
     def type_name(self) -> str:
-        return f"array of {self.type.value}" if self.array else self.type.value
+        """For messages: "an integer", "an array of IP address"."""
+        if self.array:
+            return f"an array of {self.type.value}"
+        return ("an " if self.type is not FieldType.STRING else "a ") + self.type.value
 
 
 _DNS = frozenset({Context.DNS, Context.DNS_RESOLVER, Context.DNS_POST})

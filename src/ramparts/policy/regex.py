@@ -19,6 +19,9 @@ MAX_PATTERN_CHARS = 1024
 MAX_REPEAT_COUNT = 1000
 #: Deepest group nesting; also keeps the stdlib parser's recursion shallow.
 MAX_GROUP_DEPTH = 32
+#: Enclosing repetition count up to which a variable part inside is accepted: (\d{1,3}\.){3}
+#: tries at most 3**3 splits; (a?){25} would try 2**25.
+MAX_NESTED_OUTER = 4
 #: Bound on the expanded program size (RE2 refuses programs above a size too).
 MAX_PROGRAM_SIZE = 20_000
 
@@ -53,7 +56,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
         raise RegexRejected(f"invalid regex: {exc.msg}", exc.pos or 0) from None
     except (RecursionError, OverflowError, ValueError) as exc:
         raise RegexRejected(f"invalid regex: {exc}", 0) from None
-    size = _walk(parsed, inside_unbounded=False)
+    size = _walk(parsed, outer=1)
     if size > MAX_PROGRAM_SIZE:
         raise RegexRejected(f"pattern expands beyond {MAX_PROGRAM_SIZE} instructions", 0)
     try:
@@ -83,8 +86,15 @@ def _check_depth(pattern: str) -> None:
             depth = max(0, depth - 1)
 
 
-def _walk(items: Any, inside_unbounded: bool) -> int:
-    """Check every node; return an estimate of the compiled program size."""
+def _walk(items: Any, outer: int) -> int:
+    """Check every node; return an estimate of the compiled program size.
+
+    ``outer``: how many times enclosing repetitions can run this part (product of their
+    maximum counts, ``MAXREPEAT`` when unbounded). Where that exceeds MAX_NESTED_OUTER, a
+    repetition of variable count (``+``, ``*``, ``?``, ``{m,n}``) or an alternation whose
+    branches can start alike lets a backtracking engine try exponentially many splits.
+    """
+    inside_repeat = outer > MAX_NESTED_OUTER
     size = 0
     for op, arg in items:
         name = str(op)
@@ -95,18 +105,35 @@ def _walk(items: Any, inside_unbounded: bool) -> int:
             unbounded = high == sre_c.MAXREPEAT
             if max(low, 0 if unbounded else high) > MAX_REPEAT_COUNT:
                 raise RegexRejected(f"repetition count above {MAX_REPEAT_COUNT}")
-            if unbounded and inside_unbounded:
+            if inside_repeat and low != high:
                 raise RegexRejected(
-                    "nested unbounded repetition (like (a+)*) can take exponential time"
+                    "a repetition inside another repetition (like (a+)* or (a?){9}) can take"
+                    " exponential time; to match a domain and its subdomains use"
+                    ' any(dns.domains[*] == "example.com")'
                 )
-            inner = _walk(body, inside_unbounded or unbounded)
+            inner = _walk(body, min(sre_c.MAXREPEAT, outer * high))
             size += inner * max(1, low if unbounded else high) + 1
         elif op is sre_c.SUBPATTERN:
-            size += _walk(arg[-1], inside_unbounded) + 1
+            size += _walk(arg[-1], outer) + 1
         elif op is sre_c.BRANCH:
-            size += sum(_walk(branch, inside_unbounded) for branch in arg[1]) + 1
+            if inside_repeat and not _distinct_first_literals(arg[1]):
+                raise RegexRejected(
+                    "alternatives inside a repetition must start with different literal"
+                    " characters (like (www|api)+), or matching can take exponential time"
+                )
+            size += sum(_walk(branch, outer) for branch in arg[1]) + 1
         else:
             size += 1
         if size > MAX_PROGRAM_SIZE:
             raise RegexRejected(f"pattern expands beyond {MAX_PROGRAM_SIZE} instructions")
     return size
+
+
+def _distinct_first_literals(branches: Any) -> bool:
+    firsts = []
+    for branch in branches:
+        items = list(branch)
+        if not items or items[0][0] is not sre_c.LITERAL:
+            return False
+        firsts.append(items[0][1])
+    return len(set(firsts)) == len(firsts)
