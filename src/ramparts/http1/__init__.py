@@ -29,6 +29,7 @@ from .limits import CLIENT_LIMITS, SERVER_LIMITS, Limits
 from .request_head import parse_request_head
 from .response_head import parse_response_head
 from .server import ServerConnection
+from .targets import split_absolute, split_authority
 from .writer import (
     REASONS,
     encode_chunk,
@@ -71,6 +72,8 @@ __all__ = [
     "parse_request_head",
     "parse_response_head",
     "remove_hop_by_hop",
+    "split_absolute",
+    "split_authority",
     "write_request_head",
     "write_response_head",
 ]
