@@ -264,3 +264,21 @@ def test_status_line_fast_path_agrees_with_grammar(rest: bytes, method: bytes) -
     except RemoteProtocolError:
         careful = None
     assert fast == careful
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from([b"GET", b"HEAD", b"CONNECT"]))
+def test_head_parsers_on_arbitrary_bytes(data: bytes, method: bytes) -> None:
+    for head in (data, data + b"\r\n", b"GET / HTTP/1.1\r\n" + data, b"HTTP/1.1 200 OK\r\n" + data):
+        statuses: list[int] = []
+        try:
+            request = parse_request_head(head, SMALL)
+            assert request.version in (b"1.0", b"1.1")
+        except RemoteProtocolError as exc:
+            statuses.append(exc.status_code)
+        try:
+            response, _ = parse_response_head(head, method, CLIENT_LIMITS)
+            assert 100 <= response.status <= 999
+        except RemoteProtocolError as exc:
+            statuses.append(exc.status_code)
+        assert set(statuses) <= {400, 413, 414, 431, 501, 502, 505}

@@ -38,6 +38,8 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
     """Parse ``head``: the request-line and field lines, each ending in CRLF, without the
     empty line. Raises RemoteProtocolError carrying the status to answer."""
     eol = head.find(b"\r\n")
+    if eol < 0 or not head.endswith(b"\r\n"):
+        raise RemoteProtocolError("request head does not end with CRLF", 400)
     if eol > limits.max_request_line:
         raise RemoteProtocolError("request line too long", 414)
     parts = head[:eol].split(b" ")

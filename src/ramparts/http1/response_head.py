@@ -24,6 +24,8 @@ def parse_response_head(
     """Parse a status-line and field lines (each ending in CRLF, no empty line) of the
     response to ``method``. Returns the event and whether the body is chunked."""
     eol = head.find(b"\r\n")
+    if eol < 0 or not head.endswith(b"\r\n"):
+        raise RemoteProtocolError("response head does not end with CRLF", BAD_GATEWAY)
     code = head[9:12]
     if (
         head.startswith(b"HTTP/1.1 ")
