@@ -164,10 +164,20 @@ def main() -> None:
         for i in range(N_LISTS):
             (d / f"list{i}.txt").write_bytes(list_text(i))
         total, files, load_s, rss0, rss1 = measure_load(d)
+        one = d / "one"
+        one.mkdir()
+        with (one / "all.txt").open("wb") as f:
+            for i in range(N_LISTS):
+                f.write(list_text(i))
+        total1, _, load1_s, _, rss1_one = measure_load(one)
     print(
         f"list load     : {total:,} domains from {files:,} files in {load_s:.2f} s "
         f"(target < {TARGET_LOAD_S:.0f} s); peak RSS {rss1:.0f} MB "
         f"(interpreter alone {rss0:.0f} MB; target < {TARGET_RSS_MB:.0f} MB)"
+    )
+    print(
+        f"list load     : {total1:,} domains from one file in {load1_s:.2f} s; "
+        f"peak RSS {rss1_one:.0f} MB"
     )
 
     lists: dict[str, PolicyList] = {
@@ -212,8 +222,8 @@ def main() -> None:
     ok = (
         med_i < TARGET_DECISION_US
         and compile_s < TARGET_COMPILE_S
-        and load_s < TARGET_LOAD_S
-        and rss1 < TARGET_RSS_MB
+        and max(load_s, load1_s) < TARGET_LOAD_S
+        and max(rss1, rss1_one) < TARGET_RSS_MB
         and mismatches == 0
     )
     print("targets       :", "all met" if ok else "NOT all met")

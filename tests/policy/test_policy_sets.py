@@ -60,6 +60,7 @@ def test_first_match_by_precedence_and_default() -> None:
     assert d.rule.id == "late"
     d = policies.evaluate(Context.DNS, dns_request("intranet.corp.example"))
     assert d.settings == {"override_ips": "10.0.0.5"}
+    assert len({d, d}) == 1  # decisions are hashable (logs, caches) despite dict settings
     d = policies.evaluate(Context.DNS, dns_request("fine.example"))
     assert d.action == "allow"
     assert not d.matched

@@ -47,7 +47,8 @@ class PolicyRule:
     precedence: int = 0
     enabled: bool = True
     identity: str = ""
-    settings: Mapping[str, str] = field(default_factory=dict)
+    #: Action settings (override IPs, block page, upstream...); not part of the hash.
+    settings: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
