@@ -32,6 +32,7 @@ MAX_REMEMBERED_HOSTS = 1024
 """Host values already validated are remembered (a set look-up instead of a regex) up to
 this many per process; an edge serves few distinct hostnames."""
 _VALID_HOSTS: set[bytes] = set()
+_NO_OPTIONS: frozenset[bytes] = frozenset()
 
 
 def parse_request_head(head: bytes, limits: Limits) -> Request:
@@ -95,7 +96,7 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
 
     if connection is None:
         keep_alive = version == b"1.1"
-        options: frozenset[bytes] = frozenset()
+        options = _NO_OPTIONS
     else:
         options = connection_options(connection)
         keep_alive = b"close" not in options and (version == b"1.1" or b"keep-alive" in options)
