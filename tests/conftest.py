@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.postgres import PostgresServer
+from harness.procs import isolated_env
 from ramparts.store import Database
 
 
@@ -47,9 +47,4 @@ def db(db_url: str) -> Iterator[Database]:
 @pytest.fixture
 def user_env(tmp_path: Path) -> dict[str, str]:
     """Environment for CLI processes with their own config and data homes."""
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env["XDG_DATA_HOME"] = str(tmp_path / "data")
-    env.pop("RAMPARTS_TOKEN", None)
-    env.pop("RAMPARTS_API", None)
-    return env
+    return isolated_env(tmp_path)

@@ -80,3 +80,13 @@ def run_cli(
     return subprocess.run(
         [RAMPARTS, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """Environment for CLI processes with their own config and data homes under ``home``."""
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(home / "config")
+    env["XDG_DATA_HOME"] = str(home / "data")
+    env.pop("RAMPARTS_TOKEN", None)
+    env.pop("RAMPARTS_API", None)
+    return env

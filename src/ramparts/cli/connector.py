@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 import click
 from rich.markup import escape
 
+from ramparts.cli.connector_run import run_command
 from ramparts.cli.output import console, fail, print_fields, print_json, print_table
 from ramparts.tunnel.connector.config import ConnectorConfig, default_config_paths, load_config
 from ramparts.tunnel.connector.errors import ConfigError
@@ -37,10 +38,7 @@ def connector() -> None:
     """Run a tunnel connector beside private services (outbound only) and check its rules."""
 
 
-# ---------------------------------------------------------------------------------------------
-# `ramparts connector run` goes here (the supervisor's command): define it with
-# @connector.command("run") in this module, or connector.add_command(run) from its own module.
-# ---------------------------------------------------------------------------------------------
+connector.add_command(run_command)  # `ramparts connector run` (cli/connector_run.py)
 
 
 @connector.group()

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 EXIT_ERROR = 1
@@ -49,7 +50,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequen
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*("" if v is None else escape(str(v)) for v in row))
     console.print(table)
 
 
@@ -58,5 +59,5 @@ def print_fields(pairs: Iterable[tuple[str, Any]]) -> None:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, value in pairs:
-        table.add_row(key, "" if value is None else str(value))
+        table.add_row(escape(key), "" if value is None else escape(str(value)))
     console.print(table)

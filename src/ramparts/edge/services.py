@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ramparts.config.feed import SnapshotFeed
 from ramparts.dns.service import DnsService, DnsServiceSettings
-from ramparts.edge.https_ingress import HttpsIngress
 from ramparts.edge.metrics import EdgeMetrics
 from ramparts.edge.service import EdgeService
 from ramparts.edge.settings import EdgeSettings
 from ramparts.store import Database
+from ramparts.tunnel.edge.http_ingress import HttpsIngress
 from ramparts.tunnel.edge.registry import TunnelRegistry
 from ramparts.tunnel.edge.server import TunnelServer
 
@@ -46,12 +46,13 @@ def build_services(ctx: EdgeContext) -> list[EdgeService]:
             drain_timeout=ctx.settings.drain_timeout,
         ),
         HttpsIngress(
-            ctx.settings.bind_host,
-            ctx.settings.https_port,
-            ctx.certfile,
-            ctx.keyfile,
-            ctx.metrics,
-            ctx.settings.drain_timeout,
+            host=ctx.settings.bind_host,
+            port=ctx.settings.https_port,
+            certfile=ctx.certfile,
+            keyfile=ctx.keyfile,
+            metrics=ctx.metrics,
+            registry=tunnels,
+            drain_timeout=ctx.settings.drain_timeout,
         ),
     ]
     services.append(_dns_service(ctx))

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from ramparts.tunnel.protocol import (
     ConfigAcknowledged,
@@ -117,6 +117,11 @@ class MuxStream:
     @property
     def at_eof(self) -> bool:
         return self._ended and not self._chunks
+
+    @property
+    def remote_ended(self) -> bool:
+        """The peer half-closed (or opened the stream with end_stream): no more data comes."""
+        return self._ended
 
     # -- writing -----------------------------------------------------------------------
 
@@ -251,7 +256,8 @@ class MuxConnection(asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's TLS transports are not asyncio.Transport subclasses; they have its methods.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH, low=WRITE_BUFFER_LOW)
         peer = transport.get_extra_info("peername")

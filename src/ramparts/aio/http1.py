@@ -1,0 +1,186 @@
+"""asyncio driver of one HTTP/1.1 connection (either side), with raw mode after a switch.
+
+Bytes from the transport go into the sans-IO parser; coroutines pull events with
+``next_event()``. Reading pauses while more than ``READ_HIGH`` bytes sit unconsumed, so a slow
+consumer bounds memory instead of the peer's sending rate. After a 101 / 2xx-to-CONNECT the
+connection is a plain byte stream: ``read_raw()`` / ``write()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Generic, TypeVar, cast
+
+from ramparts.http1 import NEED_DATA, ClientConnection, Data, Event, ServerConnection, Signal
+
+READ_HIGH = 1024 * 1024  # unconsumed received bytes above which reading pauses
+READ_LOW = 256 * 1024
+WRITE_HIGH = 1024 * 1024
+WRITE_LOW = 256 * 1024
+
+
+class PeerClosed(ConnectionError):
+    """The connection closed while more was expected."""
+
+
+H1 = TypeVar("H1", ServerConnection, ClientConnection)
+
+
+class Http1Channel(asyncio.Protocol, Generic[H1]):
+    """One HTTP/1.1 connection: ``h1`` is a ServerConnection or a ClientConnection."""
+
+    def __init__(self, h1: H1) -> None:
+        self.h1: H1 = h1
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self._buffered = 0
+        self._paused = False
+        self._eof = False
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self._raw: deque[bytes] | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TLS transports are not asyncio.Transport subclasses; they have its methods.
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.peer = str(peer[0])
+
+    def data_received(self, data: bytes) -> None:
+        if self._raw is not None:
+            self._raw.append(data)
+        else:
+            self.h1.feed(data)
+        self._buffered += len(data)
+        if self._buffered > READ_HIGH and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        if self._raw is None:
+            self.h1.feed_eof()
+        self._wake()
+        return True  # keep our sending side open (half-close)
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._eof = True
+        self.transport = None
+        self._can_write.set()
+        self._wake()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    # -- API -----------------------------------------------------------------------------
+
+    @property
+    def is_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    async def next_event(self) -> Event | Signal:
+        """The next parser event; NEED_DATA is handled here (waiting for bytes). PAUSED is
+        returned to the caller. Raises RemoteProtocolError on bad input, PeerClosed when the
+        connection dropped mid-message."""
+        h1: ServerConnection | ClientConnection = self.h1
+        while True:
+            event = h1.next_event()
+            if event is NEED_DATA:
+                self._buffered = 0  # the parser holds at most a partial head: all consumed
+                if self._closed:
+                    raise PeerClosed("connection lost")
+                await self._wait()
+                continue
+            if type(event) is Data:
+                self._consumed(len(event.data))
+            return event
+
+    def switch_to_raw(self) -> None:
+        """After a protocol switch: bytes the parser holds become the first raw bytes."""
+        leftover = self.h1.take_trailing_data()
+        self._raw = deque([leftover] if leftover else [])
+        self._buffered = len(leftover)
+
+    async def read_raw(self) -> bytes:
+        """Raw mode: the next bytes, b"" at end of stream."""
+        assert self._raw is not None, "switch_to_raw() first"
+        while not self._raw:
+            if self._eof:
+                return b""
+            await self._wait()
+        data = self._raw.popleft()
+        self._consumed(len(data))
+        return data
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self.transport is not None and data:
+            self.transport.write(data)
+
+    def writelines(self, parts: list[bytes | bytearray | memoryview]) -> None:
+        if self.transport is not None:
+            self.transport.writelines(parts)
+
+    async def drain(self) -> None:
+        if not self._can_write.is_set():
+            await self._can_write.wait()
+        if self._closed:
+            raise PeerClosed("connection lost")
+
+    def write_eof(self) -> None:
+        """Half-close our sending side; TLS has no half-close, so there the connection closes
+        (after the buffered bytes are sent) and the reading side sees the end too."""
+        if self.transport is None:
+            return
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _consumed(self, n: int) -> None:
+        self._buffered -= n
+        if self._paused and self._buffered < READ_LOW and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+
+    async def _wait(self) -> None:
+        if self._paused and self.transport is not None:
+            # Everything buffered was consumed but reading is paused: read on.
+            self._paused = False
+            self.transport.resume_reading()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
