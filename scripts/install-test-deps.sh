@@ -6,6 +6,8 @@ need=()
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 if ! command -v initdb >/dev/null 2>&1 && [ -z "$(pg_bin)" ]; then need+=(postgresql); fi
 command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)  # tunnel tests: real OpenSSH through a tunnel
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive

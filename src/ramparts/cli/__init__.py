@@ -7,6 +7,7 @@ import sys
 import click
 
 from ramparts import __version__
+from ramparts.cli.access import access
 from ramparts.cli.connector import connector
 from ramparts.cli.dns import dns
 from ramparts.cli.edge import edge
@@ -29,6 +30,7 @@ for command in (up, api, edge, login, tunnel):
     cli.add_command(command)
 cli.add_command(dns)
 cli.add_command(connector)
+cli.add_command(access)
 
 
 def main() -> None:

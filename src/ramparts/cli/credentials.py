@@ -11,6 +11,7 @@ from ramparts.config.paths import ensure_private_dir, user_config_dir
 from ramparts.pki.ca import write_private
 
 CREDENTIALS_FILE = "credentials.json"
+CA_FILE = "ca.pem"  # the team CA, saved by `ramparts login`/`up` for `ramparts access`
 ENV_API = "RAMPARTS_API"
 ENV_TOKEN = "RAMPARTS_TOKEN"  # noqa: S105 - the name of an environment variable
 
@@ -49,3 +50,17 @@ def load(path: Path | None = None) -> Credentials | None:
     if not api_url or not token:
         return None
     return Credentials(api_url.rstrip("/"), token)
+
+
+def save_ca(pem: str, directory: Path | None = None) -> Path:
+    path = (directory or user_config_dir()) / CA_FILE
+    ensure_private_dir(path.parent)
+    path.write_text(pem)
+    return path
+
+
+def load_ca(directory: Path | None = None) -> str | None:
+    try:
+        return ((directory or user_config_dir()) / CA_FILE).read_text()
+    except FileNotFoundError:
+        return None

@@ -22,6 +22,7 @@ def login(api_url: str, token: str) -> None:
     creds = credentials.Credentials(api_url.rstrip("/"), token.strip())
     status = ApiClient(creds).get("/status")
     path = credentials.save(creds)
+    credentials.save_ca(str(status["ca_cert_pem"]))
     console.print(
         f"Logged in to team [bold]{status['team_domain']}[/] at {creds.api_url}; "
         f"credentials saved in {path}"

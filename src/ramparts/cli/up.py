@@ -147,6 +147,7 @@ def _announce(
     saved: Path | None = None
     if token is not None:
         saved = credentials.save(credentials.Credentials(plane.api_url, token))
+        credentials.save_ca(plane.boot.team.ca_cert_pem)
     summary: dict[str, Any] = {
         "api_url": plane.api_url,
         "admin_token": token,

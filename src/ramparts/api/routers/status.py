@@ -32,6 +32,7 @@ class StatusOut(BaseModel):
     team_name: str
     team_domain: str
     ca_fingerprint: str
+    ca_cert_pem: str
     config_version: int
     edges: list[EdgeOut]
 
@@ -61,6 +62,7 @@ def status(cp: Plane, _actor: AdminActor) -> StatusOut:
         team_name=cp.team.name,
         team_domain=cp.team.domain,
         ca_fingerprint=cp.team.ca_fingerprint,
+        ca_cert_pem=cp.team.ca_cert_pem,
         config_version=config_version,
         edges=live,
     )
