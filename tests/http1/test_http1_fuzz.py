@@ -27,6 +27,7 @@ from ramparts.http1 import (
     write_request_head,
 )
 from ramparts.http1.fields import parse_fields, parse_fields_careful
+from ramparts.http1.memo import FieldMemo
 from ramparts.http1.response_head import _status_line
 
 FUZZ = settings(
@@ -282,3 +283,44 @@ def test_head_parsers_on_arbitrary_bytes(data: bytes, method: bytes) -> None:
         except RemoteProtocolError as exc:
             statuses.append(exc.status_code)
         assert set(statuses) <= {400, 413, 414, 431, 501, 502, 505}
+
+
+heads = st.lists(
+    st.tuples(
+        st.sampled_from([b"GET / HTTP/1.1", b"POST /x HTTP/1.0", b"PUT /y HTTP/1.1"]),
+        st.sampled_from(
+            [
+                b"",
+                b"Host: a\r\n",
+                b"Host: a\r\nContent-Length: 3\r\n",
+                b"Host: a\r\nX:  padded \r\n",
+                b"Host: a\r\nConnection: close\r\n",
+                b"Host: a\r\nTransfer-Encoding: chunked\r\n",
+                b"Host: b\r\nHost: b\r\n",
+                b"Host: a\r\nBad Name: 1\r\n",
+            ]
+        ),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@FUZZ
+@given(heads)
+def test_field_memo_changes_nothing(sequence: list[tuple[bytes, bytes]]) -> None:
+    memo = FieldMemo()
+    for line, fields in sequence:
+        head = line + b"\r\n" + fields
+        try:
+            plain: Request | int = parse_request_head(head, SERVER_LIMITS)
+        except RemoteProtocolError as exc:
+            plain = exc.status_code
+        try:
+            remembered: Request | int = parse_request_head(head, SERVER_LIMITS, memo)
+        except RemoteProtocolError as exc:
+            remembered = exc.status_code
+        assert remembered == plain
+        if isinstance(remembered, Request):
+            remembered.headers.append((b"mutated", b"1"))  # must not leak into the memo
+            remembered.raw_headers.clear()

@@ -352,3 +352,20 @@ def test_send_side_misuse() -> None:
         conn.send_response(302, [(b"Location", b"/x\r\nSet-Cookie: evil=1")])
     with pytest.raises(LocalProtocolError, match="chunked"):
         conn.send_response(200, [(b"Transfer-Encoding", b"gzip")])
+
+
+def test_repeated_fields_are_parsed_once_and_stay_independent() -> None:
+    conn = ServerConnection()
+    fields = b"Host: a\r\nX: 1\r\n"
+    conn.feed(b"GET /1 HTTP/1.1\r\n" + fields + b"\r\nGET /2 HTTP/1.1\r\n" + fields + b"\r\n")
+    first, _, second, _ = drain(conn)
+    assert conn._memo is not None and conn._memo.block == fields  # remembered from the 2nd on
+    assert isinstance(first, Request) and isinstance(second, Request)
+    second.headers.append((b"y", b"2"))  # events are the caller's to change
+    second.raw_headers.clear()
+    conn.feed(b"GET /3 HTTP/1.1\r\n" + fields + b"\r\n")
+    third = conn.next_event()
+    assert isinstance(third, Request)
+    assert third.headers == first.headers == [(b"host", b"a"), (b"x", b"1")]
+    assert third.raw_headers == [(b"Host", b"a"), (b"X", b"1")]
+    assert third.target == b"/3"

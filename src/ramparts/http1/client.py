@@ -22,6 +22,7 @@ from .errors import LocalProtocolError, RemoteProtocolError
 from .events import Event, InformationalResponse, Signal
 from .framing import connection_options, outgoing_fields
 from .limits import CLIENT_LIMITS, Limits
+from .memo import FieldMemo
 from .response_head import BAD_GATEWAY, parse_response_head
 from .writer import write_request_head
 
@@ -46,7 +47,7 @@ class ClientConnection(Http1Connection):
     be sent on it.
     """
 
-    __slots__ = ("_closing", "_pending", "_rx_keep_alive")
+    __slots__ = ("_closing", "_memo", "_pending", "_rx_keep_alive")
 
     BAD = BAD_GATEWAY
     TOO_LARGE = BAD_GATEWAY
@@ -58,6 +59,7 @@ class ClientConnection(Http1Connection):
         self._pending: deque[_Exchange] = deque()
         self._rx_keep_alive = True
         self._closing = False  # an exchange ended the connection
+        self._memo: FieldMemo | None = None
 
     @property
     def reusable(self) -> bool:
@@ -133,7 +135,9 @@ class ClientConnection(Http1Connection):
         if not self._pending:
             raise RemoteProtocolError("response bytes with no request outstanding", BAD_GATEWAY)
         exchange = self._pending[0]
-        response, chunked = parse_response_head(head, exchange.method, self._limits)
+        response, chunked = parse_response_head(head, exchange.method, self._limits, self._memo)
+        if self._memo is None:  # remember fields from the second response on (keep-alive)
+            self._memo = FieldMemo()
         if isinstance(response, InformationalResponse):
             return response
         status = response.status

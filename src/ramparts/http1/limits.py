@@ -32,6 +32,10 @@ MAX_CHUNK_SIZE_DIGITS = 16
 MAX_CONTENT_LENGTH_DIGITS = 18
 """Most decimal digits in Content-Length (< 10**18, fits int64); longer is answered with 413."""
 
+MAX_MEMO_BLOCK = 8 * 1024
+"""Largest field section a connection remembers to skip re-parsing an identical next one
+(memo.py): covers browser heads with cookies; bounds idle memory per connection."""
+
 MAX_PIPELINED_REQUESTS = 16
 """Requests a server parses ahead of its responses; past this ``next_event`` returns PAUSED
 so that a client cannot queue unbounded work by pipelining (the driver stops reading)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import RemoteProtocolError
 from .events import Request, TargetForm
-from .fields import Headers, parse_fields_careful
+from .fields import parse_fields_careful
 from .framing import (
     check_transfer_encoding,
     connection_options,
@@ -12,6 +12,7 @@ from .framing import (
     special_fields,
 )
 from .limits import Limits
+from .memo import FieldMemo
 from .syntax import (
     ABSOLUTE_RE,
     AUTHORITY_RE,
@@ -35,9 +36,10 @@ _VALID_HOSTS: set[bytes] = set()
 _NO_OPTIONS: frozenset[bytes] = frozenset()
 
 
-def parse_request_head(head: bytes, limits: Limits) -> Request:
+def parse_request_head(head: bytes, limits: Limits, memo: FieldMemo | None = None) -> Request:
     """Parse ``head``: the request-line and field lines, each ending in CRLF, without the
-    empty line. Raises RemoteProtocolError carrying the status to answer."""
+    empty line. Raises RemoteProtocolError carrying the status to answer. ``memo`` (one per
+    connection) reuses the parse of a field section identical to the previous one."""
     eol = head.find(b"\r\n")
     if eol < 0 or not head.endswith(b"\r\n"):
         raise RemoteProtocolError("request head does not end with CRLF", 400)
@@ -58,15 +60,27 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
         else target_form(method, target)
     )
 
-    # the field section, as fields.parse_fields (inlined: this is the hot path)
-    count = head.count(b"\n", eol + 1) - 1
-    if count > limits.max_fields:
-        raise RemoteProtocolError(f"more than {limits.max_fields} header fields", 431)
-    raw: Headers = FIELD_LINE_RE.findall(head, eol + 1)
-    if len(raw) != count:
-        raw = parse_fields_careful(head[eol + 2 :], 400)
-    headers = [(name.lower(), value) for name, value in raw]
-    length_field, coding, connection, host, expect, upgrade, hosts = special_fields(headers)
+    start = eol + 2
+    if (
+        memo is not None
+        and len(head) - start == len(memo.block)
+        and head.startswith(memo.block, start)
+    ):
+        headers = list(memo.headers)
+        raw = list(memo.raw)
+        specials = memo.specials
+    else:  # the field section, as fields.parse_fields (inlined: this is the hot path)
+        count = head.count(b"\n", eol + 1) - 1
+        if count > limits.max_fields:
+            raise RemoteProtocolError(f"more than {limits.max_fields} header fields", 431)
+        raw = FIELD_LINE_RE.findall(head, eol + 1)
+        if len(raw) != count:
+            raw = parse_fields_careful(head[start:], 400)
+        headers = [(name.lower(), value) for name, value in raw]
+        specials = special_fields(headers)
+        if memo is not None:
+            memo.store(head[start:], headers, raw, specials)
+    length_field, coding, connection, host, expect, upgrade, hosts = specials
 
     if host is None:
         if version == b"1.1":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .errors import RemoteProtocolError
 from .events import InformationalResponse, Response
-from .fields import Headers, parse_fields_careful
+from .fields import parse_fields_careful
 from .framing import (
     check_transfer_encoding,
     connection_options,
@@ -12,6 +12,7 @@ from .framing import (
     special_fields,
 )
 from .limits import Limits
+from .memo import FieldMemo
 from .syntax import FIELD_LINE_RE, FIELD_VALUE_BYTES, STATUS_LINE_RE
 
 BAD_GATEWAY = 502
@@ -19,10 +20,11 @@ BAD_GATEWAY = 502
 
 
 def parse_response_head(
-    head: bytes, method: bytes, limits: Limits
+    head: bytes, method: bytes, limits: Limits, memo: FieldMemo | None = None
 ) -> tuple[Response | InformationalResponse, bool]:
     """Parse a status-line and field lines (each ending in CRLF, no empty line) of the
-    response to ``method``. Returns the event and whether the body is chunked."""
+    response to ``method``. Returns the event and whether the body is chunked. ``memo`` (one
+    per connection) reuses the parse of a field section identical to the previous one."""
     eol = head.find(b"\r\n")
     if eol < 0 or not head.endswith(b"\r\n"):
         raise RemoteProtocolError("response head does not end with CRLF", BAD_GATEWAY)
@@ -40,18 +42,30 @@ def parse_response_head(
             raise RemoteProtocolError(_status_line_fault(head[:eol]), BAD_GATEWAY)
     else:
         version, status, reason = _status_line(head, eol)
-    # the field section, as fields.parse_fields (inlined: this is the hot path)
-    count = head.count(b"\n", eol + 1) - 1
-    if count > limits.max_fields:
-        raise RemoteProtocolError(f"more than {limits.max_fields} header fields", BAD_GATEWAY)
-    raw: Headers = FIELD_LINE_RE.findall(head, eol + 1)
-    if len(raw) != count:
-        raw = parse_fields_careful(head[eol + 2 :], BAD_GATEWAY)
-    headers = [(name.lower(), value) for name, value in raw]
+    start = eol + 2
+    if (
+        memo is not None
+        and len(head) - start == len(memo.block)
+        and head.startswith(memo.block, start)
+    ):
+        headers = list(memo.headers)
+        raw = list(memo.raw)
+        specials = memo.specials
+    else:  # the field section, as fields.parse_fields (inlined: this is the hot path)
+        count = head.count(b"\n", eol + 1) - 1
+        if count > limits.max_fields:
+            raise RemoteProtocolError(f"more than {limits.max_fields} header fields", BAD_GATEWAY)
+        raw = FIELD_LINE_RE.findall(head, eol + 1)
+        if len(raw) != count:
+            raw = parse_fields_careful(head[start:], BAD_GATEWAY)
+        headers = [(name.lower(), value) for name, value in raw]
+        specials = special_fields(headers)
+        if memo is not None:
+            memo.store(head[start:], headers, raw, specials)
     if status < 200 and status != 101:
         return InformationalResponse(status, reason, version, headers, raw), False
 
-    length_field, coding, connection, _host, _expect, _upgrade, _hosts = special_fields(headers)
+    length_field, coding, connection, _host, _expect, _upgrade, _hosts = specials
     options = connection_options(connection)
     keep_alive = b"close" not in options and (version == b"1.1" or b"keep-alive" in options)
     chunked = False

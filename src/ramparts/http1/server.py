@@ -24,6 +24,7 @@ from .errors import LocalProtocolError
 from .events import Event, Request
 from .framing import connection_options, outgoing_fields
 from .limits import SERVER_LIMITS, Limits
+from .memo import FieldMemo
 from .request_head import parse_request_head
 from .writer import write_response_head
 
@@ -39,7 +40,15 @@ class ServerConnection(Http1Connection):
     Close when ``must_close`` is true after ``send_end``.
     """
 
-    __slots__ = ("_answered", "_continued", "_pending", "_rx", "_rx_done", "_tx_keep_alive")
+    __slots__ = (
+        "_answered",
+        "_continued",
+        "_memo",
+        "_pending",
+        "_rx",
+        "_rx_done",
+        "_tx_keep_alive",
+    )
 
     def __init__(self, limits: Limits = SERVER_LIMITS) -> None:
         Http1Connection.__init__(self, limits)
@@ -49,6 +58,7 @@ class ServerConnection(Http1Connection):
         self._answered = False  # the oldest pending request has its final response head
         self._continued = False  # ... has been sent 100 Continue
         self._tx_keep_alive = True
+        self._memo: FieldMemo | None = None
 
     @property
     def must_close(self) -> bool:
@@ -58,7 +68,9 @@ class ServerConnection(Http1Connection):
     # -- receiving ---------------------------------------------------------------------
 
     def _parse_head(self, head: bytes) -> Event:
-        request = parse_request_head(head, self._limits)
+        request = parse_request_head(head, self._limits, self._memo)
+        if self._memo is None:  # remember fields from the second request on (keep-alive)
+            self._memo = FieldMemo()
         self._pending.append(request)
         self._rx = request
         self._rx_done = False
