@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
-from ramparts.config.gateway import GatewayConfig, empty_gateway
+from ramparts.config.gateway import DEFAULT_CACHE, GatewayConfig, build_gateway, empty_gateway
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.models import Route, Tunnel, VirtualNetwork
 from ramparts.store.repositories import team as team_repo
@@ -124,6 +124,7 @@ def _read(session: Session, version: int) -> Snapshot:
             for r in routes
         ),
         dns=build_dns_config(session),
+        gateway=build_gateway(session, DEFAULT_CACHE),
         tunnel_hostnames=MappingProxyType(
             {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}
         ),

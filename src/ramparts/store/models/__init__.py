@@ -22,6 +22,13 @@ from ramparts.store.models.dns import (
     DnsSettings,
     DnsUpstream,
 )
+from ramparts.store.models.policy import (
+    GatewayList,
+    GatewayListContent,
+    GatewayListUpload,
+    GatewayListUploadPart,
+    GatewayPolicy,
+)
 from ramparts.store.models.tunnel import TunnelConnectionRecord, TunnelHostname
 
 __all__ = [
@@ -36,6 +43,11 @@ __all__ = [
     "DnsSettings",
     "DnsUpstream",
     "EdgeNode",
+    "GatewayList",
+    "GatewayListContent",
+    "GatewayListUpload",
+    "GatewayListUploadPart",
+    "GatewayPolicy",
     "Route",
     "Team",
     "Tunnel",
