@@ -252,3 +252,13 @@ def test_status_line_variants() -> None:
     ]:
         _, events = exchange(line + b"\r\nContent-Length: 0\r\n\r\n")
         assert isinstance(events[0], Response) and events[0].reason == reason
+
+
+def test_response_completing_before_send_end() -> None:
+    conn = ClientConnection()
+    conn.send_request(b"POST", b"/", [*HOST, (b"Content-Length", b"2")])
+    conn.send_data(b"ab")
+    conn.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert len(drain(conn)) == 2
+    assert conn.send_end() == b""  # the driver finishes the request it started
+    assert conn.must_close and not conn.reusable  # the request ended after its response

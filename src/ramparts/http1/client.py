@@ -47,7 +47,7 @@ class ClientConnection(Http1Connection):
     be sent on it.
     """
 
-    __slots__ = ("_closing", "_memo", "_pending", "_rx_keep_alive")
+    __slots__ = ("_closing", "_memo", "_pending", "_rx_keep_alive", "_sending")
 
     BAD = BAD_GATEWAY
     TOO_LARGE = BAD_GATEWAY
@@ -60,6 +60,7 @@ class ClientConnection(Http1Connection):
         self._rx_keep_alive = True
         self._closing = False  # an exchange ended the connection
         self._memo: FieldMemo | None = None
+        self._sending: _Exchange | None = None  # the request whose body is being sent
 
     @property
     def reusable(self) -> bool:
@@ -113,15 +114,17 @@ class ClientConnection(Http1Connection):
         head = write_request_head(method, target, headers)  # validates before state changes
         self._tx = tx
         self._tx_remaining = remaining
-        self._pending.append(
-            _Exchange(
-                method, b"close" not in options, upgrade is not None and b"upgrade" in options
-            )
+        exchange = _Exchange(
+            method, b"close" not in options, upgrade is not None and b"upgrade" in options
         )
+        self._pending.append(exchange)
+        self._sending = exchange
         return head
 
     def _sent_message(self) -> None:
-        self._pending[-1].sent = True
+        if self._sending is not None:
+            self._sending.sent = True
+            self._sending = None
         self._tx = TX_CLOSED if self._closing else TX_IDLE
 
     # -- receiving ---------------------------------------------------------------------
