@@ -8,6 +8,7 @@ import pytest
 
 from ramparts.config.dns import Unmatched
 from ramparts.dns.locations import UNMATCHED, LocationTable
+from ramparts.dns.logwriter import purge, write_records
 from ramparts.dns.querylog import QueryLog, QueryRecord
 from ramparts.dns.safesearch import (
     BING_SAFE,
@@ -100,25 +101,28 @@ def _record(i: int, at: float) -> QueryRecord:
     )  # fmt: skip
 
 
-async def test_query_log_writes_batches_and_purges(db: Database) -> None:
-    log = QueryLog(db, "edge-1", lambda: 7)
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+async def test_query_log_writes_batches_and_purges(db: Database, process: bool) -> None:
+    log = QueryLog(db, "edge-1", lambda: 7, process=process)
     now = time.time()
     for i in range(1200):
         log.append(_record(i, now))
     log.append(_record(9999, now - 30 * 86_400))
     assert await log.flush() == 1201
-    assert log.pending == [] and log.written == 1201
+    await log.stop()  # the writer process acknowledges everything before it exits
+    assert log.pending == [] and log.written == 1201 and log.dropped == 0
     with db.session() as s:
         rows = dns_queries.page(s, limit=500, blocked=True)
         assert len(rows) == 500 and all(r.decision == "block" for r in rows)
         newest = dns_queries.page(s, limit=1, location="wide")[0]
-        assert newest.qname == "h9999.example.test" and newest.qtype == "A"
+        assert newest.qname == "h1199.example.test" and newest.qtype == "A"
         assert newest.rcode == "NOERROR" and newest.edge == "edge-1" and newest.latency_us == 120
-        assert abs(newest.at.timestamp() - (now - 30 * 86_400)) < 1
-    log._purge()
-    with db.session() as s:
-        assert len(dns_queries.page(s, limit=500, qname="h9999.example.test")) == 0
-        assert len(dns_queries.page(s, limit=500, qname="h1199.example.test")) == 1
+        assert abs(newest.at.timestamp() - now) < 1
+        # The writer applied the 7-day retention after its first batch: the old row is gone.
+        assert dns_queries.page(s, limit=10, qname="h9999.example.test") == []
+        assert len(dns_queries.page(s, limit=500, src_ip="127.0.0.2")) == 500
+    old = write_records(db, "edge-1", [_record(5, now - 9 * 86_400)])
+    assert old == 1 and purge(db, 7) == 1 and purge(db, 7) == 0
 
 
 async def test_query_log_drops_beyond_its_bound_and_keeps_records_when_the_db_fails(

@@ -1,41 +1,40 @@
-"""The query log: records appended on the hot path (one tuple), written to the store in
-batches by a background task, with retention.
+"""The query log: records appended on the hot path (one tuple each), sent in batches to a
+writer (``ramparts.dns.logwriter``) by a background task.
 
 Appending never blocks and never touches the database: a full buffer drops records (and
-counts them), so a slow or unreachable database cannot slow answers down.
+counts them), so a slow or unreachable database cannot slow answers down. The writer is a
+child process (``process=True``, what the edge uses: no GIL contention with the resolver) or
+a thread (``process=False``, for tools and tests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import functools
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import dns.rcode
-import dns.rdatatype
-
+from ramparts.dns.logwriter import RETENTION_INTERVAL, encode_frame, purge, write_records
 from ramparts.store import Database
-from ramparts.store.repositories import dns_queries
 
 log = logging.getLogger(__name__)
 
 FLUSH_INTERVAL = 1.0
 """Seconds between batch writes: the log is at most this far behind."""
-MAX_BATCH = 5_000
-"""Rows per INSERT statement (and per flush round)."""
+FRAME_RECORDS = 2_000
+"""Records per frame to the writer process (one ``marshal.dumps``: about a millisecond)."""
 MAX_PENDING = 200_000
-"""Records buffered while the database is slow; beyond this new records are dropped."""
-RETENTION_INTERVAL = 600.0
-"""Seconds between retention purges."""
-QNAME_LOG_MAX = 253
+"""Records buffered while the writer or the database is slow; beyond this, dropped."""
+WRITER_STOP_TIMEOUT = 15.0
 
 
 class QueryRecord(NamedTuple):
+    """Field order of the tuples ``QueryLog.append`` takes (the resolver builds plain tuples)."""
+
     at: float  # wall-clock seconds
     protocol: str
     src_ip: str
@@ -52,65 +51,88 @@ class QueryRecord(NamedTuple):
     latency_us: int
 
 
-@functools.lru_cache(maxsize=512)
-def _type_text(qtype: int) -> str:
-    return dns.rdatatype.to_text(qtype)  # type: ignore[arg-type]
+class _WriterProcess:
+    """The child writing frames to the store, and the task reading its acknowledgements."""
 
+    def __init__(self, log_: QueryLog, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.in_flight = 0
+        self.reader = asyncio.create_task(self._acks(log_), name="dns-query-log-acks")
 
-@functools.lru_cache(maxsize=64)
-def _rcode_text(rcode: int) -> str:
-    try:
-        return dns.rcode.to_text(rcode)  # type: ignore[arg-type]
-    except ValueError:
-        return str(rcode)
+    @classmethod
+    async def spawn(cls, log_: QueryLog, db: Database, edge: str) -> _WriterProcess:
+        env = dict(os.environ, RAMPARTS_DATABASE=db.url, RAMPARTS_EDGE=edge)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ramparts.dns.logwriter",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        return cls(log_, process)
 
+    async def _acks(self, log_: QueryLog) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        while line := await stdout.readline():
+            word, _, count = line.decode("ascii", "replace").partition(" ")
+            rows = int(count) if count.strip().isdigit() else 0
+            self.in_flight = max(0, self.in_flight - rows)
+            if word == "ok":
+                log_.written += rows
+            else:
+                log_.dropped += rows
 
-def _row(r: QueryRecord, edge: str) -> tuple[Any, ...]:
-    """A tuple in ``dns_queries.ROW_COLUMNS`` order."""
-    return (
-        dt.datetime.fromtimestamp(r.at, dt.UTC),
-        edge,
-        r.location_id or None,
-        r.location_name,
-        r.protocol,
-        r.src_ip[:45],
-        r.qname[:QNAME_LOG_MAX],
-        _type_text(r.qtype)[:16],
-        r.decision,
-        r.rule_id[:64],
-        r.rule_name[:64],
-        r.upstream[:64],
-        _rcode_text(r.rcode)[:12],
-        r.cached,
-        min(r.latency_us, 2**31 - 1),
-    )
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None and not self.reader.done()
+
+    async def send(self, frame: bytes, rows: int) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        self.in_flight += rows
+        stdin.write(frame)
+        await stdin.drain()
+
+    async def close(self) -> None:
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.is_closing():
+            stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), WRITER_STOP_TIMEOUT)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(self.reader, 1.0)
 
 
 class QueryLog:
-    """Buffer + writer task. ``retention_days`` is read at each purge (it follows snapshots)."""
+    """Buffer + flush task. ``retention_days`` is read at each flush (it follows snapshots)."""
 
     def __init__(
         self,
         db: Database | None,
         edge: str,
         retention_days: Callable[[], int] = lambda: 7,
+        *,
+        process: bool = False,
         flush_interval: float = FLUSH_INTERVAL,
         max_pending: int = MAX_PENDING,
     ) -> None:
         self._db = db
         self._edge = edge
         self._retention_days = retention_days
+        self._process = process
         self._flush_interval = flush_interval
         self._max_pending = max_pending
-        self.pending: list[QueryRecord] = []
+        self.pending: list[tuple[Any, ...]] = []
         self.written = 0
         self.dropped = 0
         self.failed_writes = 0
         self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._writer: _WriterProcess | None = None
         self._last_purge = 0.0
 
-    def append(self, record: QueryRecord) -> None:
+    def append(self, record: tuple[Any, ...]) -> None:
+        """Buffer one record (a tuple in ``QueryRecord`` field order)."""
         pending = self.pending
         if len(pending) < self._max_pending:
             pending.append(record)
@@ -122,6 +144,7 @@ class QueryLog:
             self._task = asyncio.create_task(self._run(), name="dns-query-log")
 
     async def stop(self) -> None:
+        """Write what is buffered, then stop the writer."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -129,52 +152,53 @@ class QueryLog:
                 await task
         with contextlib.suppress(Exception):
             await self.flush()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await writer.close()
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._flush_interval)
-            self._wake.clear()
+            await asyncio.sleep(self._flush_interval)
             try:
                 await self.flush()
-                now = time.monotonic()
-                if now - self._last_purge >= RETENTION_INTERVAL:
-                    self._last_purge = now
-                    await asyncio.to_thread(self._purge)
-            except Exception as exc:  # the database may be down: keep buffering, retry later
+            except Exception as exc:  # keep buffering (bounded), try again next time
                 self.failed_writes += 1
                 log.warning("DNS query log write failed", extra={"reason": repr(exc)})
 
     async def flush(self) -> int:
-        """Write everything buffered so far; returns the number of rows written."""
+        """Hand everything buffered to the writer; returns the number of records handed."""
         if self._db is None or not self.pending:
             return 0
         batch, self.pending = self.pending, []
         try:
-            written = await asyncio.to_thread(self._write, batch)
+            if self._process:
+                await self._send(batch)
+            else:
+                await self._write_in_thread(batch)
         except BaseException:
             # Put the batch back (oldest first) within the buffer bound, then re-raise.
             room = max(0, self._max_pending - len(self.pending))
             self.dropped += max(0, len(batch) - room)
             self.pending = batch[:room] + self.pending
             raise
-        self.written += written
-        return written
-
-    def _write(self, batch: list[QueryRecord]) -> int:
-        assert self._db is not None
-        edge = self._edge
-        with self._db.transaction() as session:
-            for start in range(0, len(batch), MAX_BATCH):
-                dns_queries.insert_rows(
-                    session, [_row(r, edge) for r in batch[start : start + MAX_BATCH]]
-                )
         return len(batch)
 
-    def _purge(self) -> None:
+    async def _send(self, batch: list[tuple[Any, ...]]) -> None:
         assert self._db is not None
-        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self._retention_days())
-        while True:
-            with self._db.transaction() as session:
-                if dns_queries.purge_before(session, cutoff) < dns_queries.PURGE_BATCH:
-                    return
+        if self._writer is None or not self._writer.alive:
+            if self._writer is not None:  # it died: what it had not acknowledged is lost
+                self.dropped += self._writer.in_flight
+            self._writer = await _WriterProcess.spawn(self, self._db, self._edge)
+        retention = self._retention_days()
+        for start in range(0, len(batch), FRAME_RECORDS):
+            chunk = batch[start : start + FRAME_RECORDS]
+            await self._writer.send(encode_frame(retention, chunk), len(chunk))
+            await asyncio.sleep(0)  # serve packets between frames
+
+    async def _write_in_thread(self, batch: list[tuple[Any, ...]]) -> None:
+        assert self._db is not None
+        self.written += await asyncio.to_thread(write_records, self._db, self._edge, batch)
+        now = time.monotonic()
+        if now - self._last_purge >= RETENTION_INTERVAL:
+            self._last_purge = now
+            await asyncio.to_thread(purge, self._db, self._retention_days())

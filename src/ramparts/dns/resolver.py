@@ -4,9 +4,15 @@
 upstream (errors, refusals, blocks, overrides, cache hits with post-resolution checks). Only a
 cache miss returns a ``Pending`` that the listener awaits with ``complete``. Pipeline:
 
-    parse -> location -> plan (pre-resolution + resolver policies, cached per snapshot)
-          -> block / override / cache (view = location + route) -> upstream (coalesced)
-          -> post-resolution policies -> answer (TC for UDP when too big, padding for TLS)
+    location -> reply cache -> parse -> plan (pre-resolution + resolver policies, cached per
+    snapshot) -> block / override / answer cache (view = location + route) -> upstream
+    (coalesced) -> post-resolution policies -> answer (TC for UDP when too big, TLS padding)
+
+The reply cache is the bytes fast path: a finished reply is kept under (location, transport,
+query bytes after the ID) until the next second of TTL ageing (or the answer's expiry), so a
+repeated query costs one dict lookup and an ID patch. It holds only what the slow path decided
+for the same location and bytes in the same snapshot, and is skipped when policies read the
+source address or the user (then the slow path's per-plan keys apply).
 
 A snapshot is applied atomically; a query keeps the view it started with.
 """
@@ -18,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ramparts.config.dns import DnsLocationEntry
@@ -29,41 +35,31 @@ from ramparts.dns.constants import (
     CLASSIC_UDP_SIZE,
     EDE_NOT_READY,
     EDE_PROHIBITED,
-    FLAG_QR,
-    FLAG_RA,
-    FLAG_RD,
-    HEADER_SIZE,
-    RCODE_NOERROR,
+    RCODE_MASK,
     RCODE_NOTIMP,
     RCODE_REFUSED,
     RCODE_SERVFAIL,
-    TYPE_A,
-    TYPE_AAAA,
     TYPE_AXFR,
-    TYPE_CNAME,
     TYPE_IXFR,
 )
 from ramparts.dns.errors import QueryError, ResponseError, UpstreamError
 from ramparts.dns.locations import LocationTable
 from ramparts.dns.plan import Action, Plan, PolicyView
-from ramparts.dns.querylog import QueryLog, QueryRecord
+from ramparts.dns.querylog import QueryLog
 from ramparts.dns.stats import ResolverStats
-from ramparts.dns.upstream.pool import UpstreamGroup, UpstreamPool
+from ramparts.dns.synthesize import cname_answer
+from ramparts.dns.upstream.pool import UpstreamPool
 from ramparts.dns.wire.build import (
-    QNAME_POINTER,
     block_response,
     error_response,
     fit_udp,
     override_response,
     pad_response,
     rcode_response,
-    record,
 )
 from ramparts.dns.wire.edns import has_padding
 from ramparts.dns.wire.patch import PatchableAnswer, prepare_answer, serve_answer
 from ramparts.dns.wire.query import Query, parse_query
-from ramparts.dns.wire.records import uncompressed_records
-from ramparts.dns.wire.response import SECTION_ADDITIONAL, ParsedResponse, parse_response
 from ramparts.policy import Identity
 
 log = logging.getLogger(__name__)
@@ -71,11 +67,18 @@ log = logging.getLogger(__name__)
 EDE_NO_REACHABLE_AUTHORITY = 22  # RFC 8914 §4.23
 MAX_PREFETCH_INFLIGHT = 64
 """Background refreshes of popular entries running at once."""
-CNAME_OVERRIDE_TTL = 60
-_REFUSED_SPECIAL = frozenset({TYPE_AXFR, TYPE_IXFR})
+MAX_REPLIES = 100_000
+"""Reply-cache entries per snapshot (cleared when full); one is the reply plus ~200 bytes."""
+_NO_EXPIRY = float("inf")
+_ZONE_TRANSFERS = frozenset({TYPE_AXFR, TYPE_IXFR})
 """Zone transfers are not a resolver's business: NOTIMP."""
-_PROTOCOLS_PADDED = frozenset({"dot", "doh"})
+_PLAIN = frozenset({"udp", "tcp"})
+_PADDED = frozenset({"dot", "doh"})
 """Encrypted transports pad answers for clients that sent Padding (RFC 8467 §4.1)."""
+
+LogTemplate = tuple[str, str, str, int, str, str, str, str, int, bool]
+"""Query-log fields that do not change between repeats of a query: location id and name,
+name, type, decision, rule id and name, upstream, rcode, cached."""
 
 
 @dataclass(slots=True)
@@ -105,6 +108,13 @@ class Pending:
 
 
 @dataclass(slots=True)
+class _Reply:
+    until: float  # monotonic time after which the reply must be rebuilt
+    tail: bytes  # the reply without its ID
+    template: LogTemplate
+
+
+@dataclass(slots=True)
 class _View:
     """Everything one snapshot decides, swapped as a whole by ``apply``."""
 
@@ -112,6 +122,8 @@ class _View:
     locations: LocationTable
     policies: PolicyView
     query_log: bool
+    reusable: bool  # replies may be reused by (location, transport, bytes)
+    replies: dict[tuple[str, str, bytes], _Reply] = field(default_factory=dict)
 
 
 class Resolver:
@@ -140,14 +152,11 @@ class Resolver:
     def apply(self, snapshot: Snapshot) -> None:
         """Serve ``snapshot`` from now on (queries under way finish on their own view)."""
         config = snapshot.dns
-        limits = CacheLimits(
+        self.cache.limits = CacheLimits(
             min_ttl=config.cache_min_ttl,
             max_ttl=config.cache_max_ttl,
-            negative_max_ttl=max(config.negative_max_ttl, 0),
-        )
-        if limits != self.cache.limits:
-            # New clamps apply to new entries; old ones expire on their own schedule.
-            self.cache.limits = limits
+            negative_max_ttl=config.negative_max_ttl,
+        )  # new clamps apply to new entries; old ones expire on their own schedule
         policies = PolicyView.of(snapshot, self.pool)
         for error in (*policies.errors, *config.errors):
             log.warning("DNS configuration problem", extra={"reason": error})
@@ -158,13 +167,12 @@ class Resolver:
             LocationTable(config, snapshot.team_domain),
             policies,
             config.query_log,
+            not (policies.uses_source or policies.uses_identity),
         )
         if previous is not None and previous.version != snapshot.version:
-            try:
+            with contextlib.suppress(RuntimeError):  # no loop: nothing was opened yet
                 asyncio.get_running_loop()
-            except RuntimeError:
-                return
-            self._spawn(self.pool.close_retired())
+                self._spawn(self.pool.close_retired())
 
     @property
     def ready(self) -> bool:
@@ -196,6 +204,17 @@ class Resolver:
         view = self._view
         if view is None:
             return None
+        if protocol in _PLAIN:
+            loc = view.locations.plain(src_ip)
+        else:
+            loc = view.locations.encrypted(location_id, src_ip)
+        reply_key = None
+        if loc is not None and view.reusable and identity is None:
+            reply_key = (loc.id, protocol, packet[2:])
+            reused = view.replies.get(reply_key)
+            if reused is not None and started < reused.until:
+                self._log(view, protocol, src_ip, reused.template, started)
+                return packet[:2] + reused.tail
         try:
             q = parse_query(packet)
         except QueryError as exc:
@@ -203,93 +222,28 @@ class Resolver:
             if reply is None:
                 self.stats.dropped += 1
             else:
-                self._account(
-                    view,
-                    protocol,
-                    src_ip,
-                    None,
-                    "",
-                    0,
-                    "error",
-                    None,
-                    exc.rcode or 0,
-                    False,
-                    started,
-                )
+                template = _template(loc, "", 0, "error", None, exc.rcode or 0, False)
+                self._log(view, protocol, src_ip, template, started)
             return reply
-        if protocol == "udp" or protocol == "tcp":
-            loc = view.locations.plain(src_ip)
-        else:
-            loc = view.locations.encrypted(location_id, src_ip)
         if loc is None:
-            self._account(
-                view,
-                protocol,
-                src_ip,
-                None,
-                q.qname,
-                q.qtype,
-                "refused",
-                None,
-                RCODE_REFUSED,
-                False,
-                started,
-            )
+            template = _template(None, q.qname, q.qtype, "refused", None, RCODE_REFUSED, False)
+            self._log(view, protocol, src_ip, template, started)
             return rcode_response(q, RCODE_REFUSED, ede_code=EDE_PROHIBITED)
-        if q.qclass != CLASS_IN or q.qtype in _REFUSED_SPECIAL:
-            rcode = RCODE_NOTIMP if q.qtype in _REFUSED_SPECIAL else RCODE_REFUSED
-            self._account(
-                view,
-                protocol,
-                src_ip,
-                loc,
-                q.qname,
-                q.qtype,
-                "refused",
-                None,
-                rcode,
-                False,
-                started,
-            )
-            return self._finish(q, protocol, rcode_response(q, rcode))
+        if q.qclass != CLASS_IN or q.qtype in _ZONE_TRANSFERS:
+            rcode = RCODE_NOTIMP if q.qtype in _ZONE_TRANSFERS else RCODE_REFUSED
+            template = _template(loc, q.qname, q.qtype, "refused", None, rcode, False)
+            return self._reply(view, q, protocol, src_ip, rcode_response(q, rcode), template,
+                               started, reply_key, _NO_EXPIRY)  # fmt: skip
         policies = view.policies
         key = policies.key(loc, q.qname_wire, q.qtype, src_ip, identity)
         plan = policies.plans.get(key)
         if plan is None:
             plan = policies.plan(key, loc, q.qname, q.qtype, src_ip, identity)
         action = plan.action
-        if action is Action.BLOCK:
-            reply = block_response(q, plan.block) if plan.block else block_response(q)
-            self._account(
-                view,
-                protocol,
-                src_ip,
-                loc,
-                q.qname,
-                q.qtype,
-                "block",
-                plan,
-                RCODE_NOERROR if q.qtype in (TYPE_A, TYPE_AAAA) else RCODE_REFUSED,
-                False,
-                started,
+        if action is Action.BLOCK or action is Action.OVERRIDE:
+            return self._synthesized(
+                view, q, plan, protocol, src_ip, loc, started, reply_key, False
             )
-            return self._finish(q, protocol, reply)
-        if action is Action.OVERRIDE:
-            reply = override_response(q, ipv4=plan.ipv4, ipv6=plan.ipv6)
-            self._account(
-                view,
-                protocol,
-                src_ip,
-                loc,
-                q.qname,
-                q.qtype,
-                "override",
-                plan,
-                RCODE_NOERROR,
-                False,
-                started,
-            )
-            return self._finish(q, protocol, reply)
         cache_key = (plan.view, q.qname_wire, q.qtype, q.qclass, q.do, q.cd)
         hit = self.cache.get(cache_key, started)
         if hit is None:
@@ -301,101 +255,75 @@ class Resolver:
                 plan.post_entry = entry
             post = plan.post_plan
             if post is not None:
-                return self._answer_post(view, q, post, protocol, src_ip, loc, started, True)
+                return self._synthesized(
+                    view, q, post, protocol, src_ip, loc, started, reply_key, True
+                )
         if hit.prefetch:
             self._prefetch(cache_key, q, plan)
-        reply = serve_answer(entry.answer, q, hit.age)
-        self._account(
-            view,
-            protocol,
-            src_ip,
-            loc,
-            q.qname,
-            q.qtype,
-            plan.decision,
-            plan,
-            entry.rcode,
-            True,
-            started,
-            entry.source,
+        template = _template(
+            loc, q.qname, q.qtype, plan.decision, plan, entry.rcode, True, entry.source
         )
-        return self._finish(q, protocol, reply)
+        # Rebuild when the answer's age reaches the next whole second, or at its expiry.
+        until = min(entry.stored_at + hit.age + 1, entry.expires)
+        return self._reply(view, q, protocol, src_ip, serve_answer(entry.answer, q, hit.age),
+                           template, started, reply_key, until)  # fmt: skip
 
-    def _finish(self, q: Query, protocol: str, reply: bytes) -> bytes:
-        if protocol == "udp":
-            if len(reply) > CLASSIC_UDP_SIZE:
-                return fit_udp(reply, q)
-        elif q.edns_options and protocol in _PROTOCOLS_PADDED and has_padding(q.edns_options):
-            return pad_response(reply)
-        return reply
-
-    def _answer_post(
+    def _reply(
         self,
         view: _View,
         q: Query,
-        post: Plan,
+        protocol: str,
+        src_ip: str,
+        reply: bytes,
+        template: LogTemplate,
+        started: float,
+        reply_key: tuple[str, str, bytes] | None,
+        until: float,
+    ) -> bytes:
+        """Finish ``reply`` for the transport, log it, and keep it for repeats."""
+        if protocol == "udp":
+            if len(reply) > CLASSIC_UDP_SIZE:
+                reply = fit_udp(reply, q)
+        elif q.edns_options and protocol in _PADDED and has_padding(q.edns_options):
+            reply = pad_response(reply)
+        if reply_key is not None:
+            replies = view.replies
+            if len(replies) >= MAX_REPLIES:
+                replies.clear()
+            replies[reply_key] = _Reply(until, reply[2:], template)
+        self._log(view, protocol, src_ip, template, started)
+        return reply
+
+    def _synthesized(
+        self,
+        view: _View,
+        q: Query,
+        plan: Plan,
         protocol: str,
         src_ip: str,
         loc: DnsLocationEntry,
         started: float,
+        reply_key: tuple[str, str, bytes] | None,
         cached: bool,
     ) -> bytes:
-        if post.action is Action.BLOCK:
-            reply = block_response(q, post.block) if post.block else block_response(q)
+        """A block or fixed-address answer (pre- or post-resolution)."""
+        if plan.action is Action.BLOCK:
+            reply = block_response(q, plan.block) if plan.block else block_response(q)
         else:
-            reply = override_response(q, ipv4=post.ipv4, ipv6=post.ipv6)
-        rcode = int.from_bytes(reply[2:4], "big") & 0xF
-        self._account(
-            view,
-            protocol,
-            src_ip,
-            loc,
-            q.qname,
-            q.qtype,
-            post.decision,
-            post,
-            rcode,
-            cached,
-            started,
-        )
-        return self._finish(q, protocol, reply)
+            reply = override_response(q, ipv4=plan.ipv4, ipv6=plan.ipv6)
+        rcode = reply[3] & RCODE_MASK
+        template = _template(loc, q.qname, q.qtype, plan.decision, plan, rcode, cached)
+        # Post-resolution verdicts depend on the cached answer: rebuilt with it, each second.
+        until = started + 1.0 if cached else _NO_EXPIRY
+        return self._reply(view, q, protocol, src_ip, reply, template, started, reply_key, until)
 
-    def _account(
-        self,
-        view: _View,
-        protocol: str,
-        src_ip: str,
-        loc: DnsLocationEntry | None,
-        qname: str,
-        qtype: int,
-        decision: str,
-        plan: Plan | None,
-        rcode: int,
-        cached: bool,
-        started: float,
-        upstream: str = "",
+    def _log(
+        self, view: _View, protocol: str, src_ip: str, template: LogTemplate, started: float
     ) -> None:
         latency_us = int((self._clock() - started) * 1_000_000)
-        self.stats.count(protocol, decision, cached, latency_us)
+        self.stats.count(protocol, template[4], template[9], latency_us)
         if view.query_log and self.log is not None:
-            self.log.append(
-                QueryRecord(
-                    self._wallclock(),
-                    protocol,
-                    src_ip,
-                    loc.id if loc is not None else "",
-                    loc.name if loc is not None else "",
-                    qname,
-                    qtype,
-                    decision,
-                    plan.rule_id if plan is not None else "",
-                    plan.rule_name if plan is not None else "",
-                    upstream,
-                    rcode,
-                    cached,
-                    latency_us,
-                )
-            )
+            self.log.append((self._wallclock(), protocol, src_ip, *template, latency_us))
 
     # --- cache misses ------------------------------------------------------------------------
 
@@ -403,69 +331,36 @@ class Resolver:
         """Resolve a cache miss upstream (identical misses share one upstream query)."""
         q, plan, view = p.query, p.plan, p.view
         try:
-            resolved = await self._resolve(p.key, q.qname_wire, q.qtype, q.qclass, q.do, q.cd, plan)
+            resolved = await self._resolve(p.key, q, plan)
         except (UpstreamError, ResponseError) as exc:
-            self._account(
-                view,
-                p.protocol,
-                p.src_ip,
-                p.loc,
-                q.qname,
-                q.qtype,
-                plan.decision,
-                plan,
-                RCODE_SERVFAIL,
-                False,
-                p.started,
+            template = _template(
+                p.loc, q.qname, q.qtype, plan.decision, plan, RCODE_SERVFAIL, False
             )
+            group = plan.group
             ede = (
-                EDE_NOT_READY
-                if plan.group is None or not plan.group.servers
-                else EDE_NO_REACHABLE_AUTHORITY
+                EDE_NOT_READY if group is None or not group.servers else EDE_NO_REACHABLE_AUTHORITY
             )
-            return self._finish(
-                q,
-                p.protocol,
-                rcode_response(q, RCODE_SERVFAIL, ede_code=ede, ede_text=str(exc)[:100]),
-            )
+            reply = rcode_response(q, RCODE_SERVFAIL, ede_code=ede, ede_text=str(exc)[:100])
+            return self._reply(view, q, p.protocol, p.src_ip, reply, template, p.started, None, 0)
         if view.policies.has_post:
             post = view.policies.post_plan(plan, resolved.cnames, resolved.addresses)
             if post is not None:
-                return self._answer_post(
-                    view, q, post, p.protocol, p.src_ip, p.loc, p.started, False
+                return self._synthesized(
+                    view, q, post, p.protocol, p.src_ip, p.loc, p.started, None, False
                 )
-        self._account(
-            view,
-            p.protocol,
-            p.src_ip,
-            p.loc,
-            q.qname,
-            q.qtype,
-            plan.decision,
-            plan,
-            resolved.rcode,
-            False,
-            p.started,
-            resolved.upstream,
-        )
-        return self._finish(q, p.protocol, serve_answer(resolved.answer, q, 0))
+        template = _template(p.loc, q.qname, q.qtype, plan.decision, plan, resolved.rcode, False,
+                             resolved.upstream)  # fmt: skip
+        reply = serve_answer(resolved.answer, q, 0)
+        return self._reply(view, q, p.protocol, p.src_ip, reply, template, p.started, None, 0)
 
-    async def _resolve(
-        self,
-        key: CacheKey,
-        qname_wire: bytes,
-        qtype: int,
-        qclass: int,
-        do: bool,
-        cd: bool,
-        plan: Plan,
-    ) -> Resolved:
+    async def _resolve(self, key: CacheKey, q: Query, plan: Plan) -> Resolved:
         """The upstream answer for ``key``; identical misses share one task, which runs on
         its own so that a client going away does not cancel it for the others."""
         task = self._inflight.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(
-                self._fetch(key, qname_wire, qtype, qclass, do, cd, plan), name="dns-upstream-query"
+                self._fetch(key, q.qname_wire, q.qtype, q.qclass, q.do, q.cd, plan),
+                name="dns-upstream-query",
             )
             self._inflight[key] = task
             task.add_done_callback(lambda _t: self._inflight.pop(key, None))
@@ -484,8 +379,8 @@ class Resolver:
         group = plan.group
         assert group is not None
         if plan.action is Action.CNAME:
-            packet, parsed, upstream = await self._resolve_cname(
-                group, qname_wire, qtype, qclass, do, cd, plan.cname_wire
+            packet, parsed, upstream = await cname_answer(
+                group, qname_wire, qtype, qclass, plan.cname_wire, do=do, cd=cd
             )
         else:
             answer = await group.resolve(qname_wire, qtype, qclass, do=do, cd=cd)
@@ -499,68 +394,18 @@ class Resolver:
         patchable = prepare_answer(packet, parsed)
         return Resolved(patchable, parsed.rcode, parsed.cnames, parsed.addresses, None, upstream)
 
-    async def _resolve_cname(
-        self,
-        group: UpstreamGroup,
-        qname_wire: bytes,
-        qtype: int,
-        qclass: int,
-        do: bool,
-        cd: bool,
-        target: bytes,
-    ) -> tuple[bytes, ParsedResponse, str]:
-        """A synthesized answer: CNAME to ``target`` plus the target's own records (so a stub
-        gets addresses in one round trip), parsed and cached like an upstream answer."""
-        records: list[bytes] = []
-        authority: list[bytes] = []
-        rcode = RCODE_NOERROR
-        upstream = ""
-        if qtype != TYPE_CNAME:
-            answer = await group.resolve(target, qtype, qclass, do=do, cd=cd)
-            upstream = answer.server.name
-            rcode = answer.parsed.rcode & 0xF
-            kept = [r for r in answer.parsed.records if r.section != SECTION_ADDITIONAL]
-            answers = [r for r in kept if r.section == 0]
-            records = uncompressed_records(answer.packet, answers)
-            authority = uncompressed_records(answer.packet, [r for r in kept if r.section == 1])
-        question = qname_wire + qtype.to_bytes(2, "big") + qclass.to_bytes(2, "big")
-        header = (
-            (0).to_bytes(2, "big")
-            + (FLAG_QR | FLAG_RD | FLAG_RA | rcode).to_bytes(2, "big")
-            + (1).to_bytes(2, "big")
-            + (1 + len(records)).to_bytes(2, "big")
-            + len(authority).to_bytes(2, "big")
-            + (0).to_bytes(2, "big")
-        )
-        cname = record(TYPE_CNAME, CNAME_OVERRIDE_TTL, target, QNAME_POINTER)
-        packet = header + question + cname + b"".join(records) + b"".join(authority)
-        parsed = parse_response(
-            packet, query_id=0, qname_wire=qname_wire, qtype=qtype, qclass=qclass
-        )
-        assert len(packet) >= HEADER_SIZE
-        return packet, parsed, upstream
-
     # --- prefetch and background work --------------------------------------------------------
 
     def _prefetch(self, key: CacheKey, q: Query, plan: Plan) -> None:
         if len(self._background) >= MAX_PREFETCH_INFLIGHT or key in self._inflight:
             return
         self.prefetches += 1
-        self._spawn(self._refresh(key, q.qname_wire, q.qtype, q.qclass, q.do, q.cd, plan))
+        self._spawn(self._refresh(key, q, plan))
 
-    async def _refresh(
-        self,
-        key: CacheKey,
-        qname_wire: bytes,
-        qtype: int,
-        qclass: int,
-        do: bool,
-        cd: bool,
-        plan: Plan,
-    ) -> None:
+    async def _refresh(self, key: CacheKey, q: Query, plan: Plan) -> None:
         # On failure the entry expires normally and the next miss tries again.
         with contextlib.suppress(UpstreamError, ResponseError):
-            await self._resolve(key, qname_wire, qtype, qclass, do, cd, plan)
+            await self._resolve(key, q, plan)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
@@ -595,3 +440,27 @@ class Resolver:
                 ],
             }
         )
+
+
+def _template(
+    loc: DnsLocationEntry | None,
+    qname: str,
+    qtype: int,
+    decision: str,
+    plan: Plan | None,
+    rcode: int,
+    cached: bool,
+    upstream: str = "",
+) -> LogTemplate:
+    return (
+        loc.id if loc is not None else "",
+        loc.name if loc is not None else "",
+        qname,
+        qtype,
+        decision,
+        plan.rule_id if plan is not None else "",
+        plan.rule_name if plan is not None else "",
+        upstream,
+        rcode,
+        cached,
+    )

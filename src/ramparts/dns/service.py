@@ -114,7 +114,7 @@ class DnsService:
     async def start(self, snapshot: Snapshot) -> None:
         s = self.settings
         self._team_domain = snapshot.team_domain
-        query_log = QueryLog(self._db, self._edge_name, lambda: self._retention())
+        query_log = QueryLog(self._db, self._edge_name, lambda: self._retention(), process=True)
         resolver = Resolver(query_log=query_log)
         resolver.apply(snapshot)
         self.resolver = resolver

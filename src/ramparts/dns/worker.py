@@ -37,7 +37,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     db = Database(os.environ["RAMPARTS_DATABASE"])
     feed = SnapshotFeed(db, args.poll_interval)
     snapshot = await feed.start()
-    query_log = QueryLog(db, args.edge_name, lambda: resolver.retention_days)
+    query_log = QueryLog(db, args.edge_name, lambda: resolver.retention_days, process=True)
     resolver = Resolver(query_log=query_log)
     resolver.apply(snapshot)
     feed.subscribe(resolver.apply)

@@ -33,9 +33,12 @@ SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 """How SQLAlchemy stores datetimes in SQLite (UTC, read back as UTC by ``UtcDateTime``)."""
 
 
-def insert_rows(session: Session, rows: list[tuple[Any, ...]]) -> int:
+def insert_rows(
+    session: Session, rows: list[tuple[Any, ...]], *, preformatted_time: bool = False
+) -> int:
     """The fast path for the query log: ``executemany`` on the driver with plain tuples in
-    ``ROW_COLUMNS`` order (``at`` an aware UTC datetime), skipping per-row ORM work."""
+    ``ROW_COLUMNS`` order, skipping per-row ORM work. ``at`` is an aware UTC datetime, or
+    on SQLite already text in ``SQLITE_TIME_FORMAT`` when ``preformatted_time``."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect
@@ -44,7 +47,7 @@ def insert_rows(session: Session, rows: list[tuple[Any, ...]]) -> int:
     columns = ", ".join(ROW_COLUMNS)
     markers = ", ".join([marker] * len(ROW_COLUMNS))
     sql = f"INSERT INTO {DnsQuery.__tablename__} ({columns}) VALUES ({markers})"  # noqa: S608
-    if dialect.name == "sqlite":
+    if dialect.name == "sqlite" and not preformatted_time:
         rows = [(r[0].strftime(SQLITE_TIME_FORMAT), *r[1:]) for r in rows]
     session.connection().exec_driver_sql(sql, rows)
     return len(rows)
