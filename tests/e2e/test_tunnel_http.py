@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -59,25 +61,57 @@ class Origin(BaseHTTPRequestHandler):
                 time.sleep(0.3)
             self.close_connection = True
             return
+        if self.path.startswith("/download/"):
+            size = int(self.path.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("content-length", str(size))
+            self.end_headers()
+            block = b"\xa5" * (1 << 20)
+            left = size
+            while left:
+                n = min(left, len(block))
+                self.wfile.write(block[:n])
+                left -= n
+            return
         body = json.dumps({"path": self.path, "headers": dict(self.headers.items())}).encode()
         self._reply(200, body)
 
-    def do_POST(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
+    def _body(self) -> Iterator[bytes]:
+        """The request body in pieces (Content-Length or chunked), never held whole."""
         if self.headers.get("transfer-encoding", "").lower() == "chunked":
-            data = b""
             while True:
                 size = int(self.rfile.readline().strip(), 16)
                 if size == 0:
                     self.rfile.readline()
-                    break
-                data += self.rfile.read(size)
+                    return
+                left = size
+                while left:
+                    piece = self.rfile.read(min(left, 1 << 20))
+                    left -= len(piece)
+                    yield piece
                 self.rfile.readline()
-        else:
-            data = self.rfile.read(length)
-        self._reply(
-            200, json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "len": len(data)}).encode()
+        left = int(self.headers.get("content-length") or 0)
+        while left:
+            piece = self.rfile.read(min(left, 1 << 20))
+            if not piece:
+                return
+            left -= len(piece)
+            yield piece
+
+    def do_POST(self) -> None:
+        digest, total = hashlib.sha256(), 0
+        for piece in self._body():
+            total += len(piece)
+            if not self.path.startswith("/sink"):  # the 1 GB upload is counted, not hashed
+                digest.update(piece)
+        result = (
+            {"len": total}
+            if self.path.startswith("/sink")
+            else {"sha256": digest.hexdigest(), "len": total}
         )
+        self._reply(200, json.dumps(result).encode())
+
+    do_PUT = do_POST
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +125,33 @@ def origin() -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, origin: int) -> Iterator[dict[str, Any]]:
+def ws_origin() -> Iterator[int]:
+    """A WebSocket echo server (the `websockets` library) in its own thread and loop."""
+    from websockets.asyncio.server import serve
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    stop = loop.create_future()
+
+    async def echo(connection: Any) -> None:
+        async for message in connection:
+            await connection.send(message)
+
+    async def main() -> None:
+        async with serve(echo, "127.0.0.1", port):
+            await stop
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    yield port
+    loop.call_soon_threadsafe(stop.set_result, None)
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, origin: int, ws_origin: int
+) -> Iterator[dict[str, Any]]:
     """One stack for the module (starting it costs seconds); the test that stops the
     connector runs last."""
     tmp_path = tmp_path_factory.mktemp("tunnel")
@@ -117,13 +177,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, origin: int) -> Iterator[dic
         created = run_cli(["tunnel", "create", "web", "--json"], user_env)
         assert created.returncode == 0, created.stderr
         token = json.loads(created.stdout)["token"]
-        for host in (f"app.{TEAM}", f"ssh.{TEAM}"):
+        for host in (f"app.{TEAM}", f"ssh.{TEAM}", f"ws.{TEAM}"):
             routed = run_cli(["tunnel", "route", "dns", "web", host], user_env)
             assert routed.returncode == 0, routed.stderr
         config = tmp_path / "config.yml"
         config.write_text(
             f"ingress:\n"
             f"  - hostname: ssh.{TEAM}\n    service: tcp://127.0.0.1:{origin}\n"
+            f"  - hostname: ws.{TEAM}\n    service: http://127.0.0.1:{ws_origin}\n"
             f"  - hostname: app.{TEAM}\n    path: ^/teapot\n    service: http_status:418\n"
             f"  - service: http://127.0.0.1:{origin}\n"
         )
@@ -260,7 +321,80 @@ def test_connections_visible_in_api(stack: dict[str, Any]) -> None:
     info = run_cli(["tunnel", "info", "web", "--json"], stack["env"])
     body = json.loads(info.stdout)
     assert sorted(c["connection_index"] for c in body["connections"]) == [0, 1]
-    assert {h["hostname"] for h in body["hostnames"]} == {f"app.{TEAM}", f"ssh.{TEAM}"}
+    assert {h["hostname"] for h in body["hostnames"]} == {
+        f"app.{TEAM}",
+        f"ssh.{TEAM}",
+        f"ws.{TEAM}",
+    }
+
+
+def test_websocket_echo(stack: dict[str, Any]) -> None:
+    from websockets.asyncio.client import connect
+
+    port = int(stack["https"].rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=stack["ca"])
+
+    async def talk() -> list[str | bytes]:
+        uri = f"wss://ws.{TEAM}:{port}/echo"
+        async with connect(uri, ssl=context, host="127.0.0.1", port=port) as ws:
+            replies: list[str | bytes] = []
+            for message in ("hello", "x" * 100_000, b"\x00\x01binary"):
+                await ws.send(message)
+                replies.append(await ws.recv())
+            return replies
+
+    assert asyncio.run(talk()) == ["hello", "x" * 100_000, b"\x00\x01binary"]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+GIB = 1 << 30
+RSS_BOUND_MB = 250  # memory must not grow with the transfer: 1 GiB passes through both ways
+
+
+def test_one_gib_download_and_upload_with_bounded_memory(stack: dict[str, Any]) -> None:
+    pids = [stack["up"].proc.pid, stack["connector"].proc.pid]
+    peak = {pid: _rss_mb(pid) for pid in pids}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for pid in pids:
+                peak[pid] = max(peak[pid], _rss_mb(pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        down = curl(
+            stack, f"app.{TEAM}", f"/download/{GIB}", "-o", "/dev/null", "-w", "%{size_download}"
+        )
+        assert down.returncode == 0, down.stderr
+        assert int(down.stdout) == GIB
+        port = stack["https"].rsplit(":", 1)[1]
+        gen = subprocess.Popen(["head", "-c", str(GIB), "/dev/zero"], stdout=subprocess.PIPE)
+        up = subprocess.run(
+            ["curl", "-sS", "--max-time", "300", "--cacert", stack["ca"],
+             "--resolve", f"app.{TEAM}:{port}:127.0.0.1",
+             "-T", "-", f"https://app.{TEAM}:{port}/sink"],
+            stdin=gen.stdout, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        gen.wait()
+        assert up.returncode == 0, up.stderr
+        assert json.loads(up.stdout) == {"len": GIB}
+    finally:
+        done.set()
+        sampler.join()
+    print(
+        f"1 GiB down and up; peak RSS edge {peak[pids[0]]:.0f} MB, connector {peak[pids[1]]:.0f} MB"
+    )
+    for pid, mb in peak.items():
+        assert mb < RSS_BOUND_MB, f"process {pid} peaked at {mb:.0f} MB"
 
 
 def test_no_connector_gives_502(stack: dict[str, Any]) -> None:

@@ -42,6 +42,7 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._raw: deque[bytes] | None = None
+        self._tls = False
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # -- asyncio.Protocol ----------------------------------------------------------------
@@ -54,6 +55,7 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         peer = transport.get_extra_info("peername")
         if peer:
             self.peer = str(peer[0])
+        self._tls = transport.get_extra_info("sslcontext") is not None
 
     def data_received(self, data: bytes) -> None:
         if self._raw is not None:
@@ -71,7 +73,8 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         if self._raw is None:
             self.h1.feed_eof()
         self._wake()
-        return True  # keep our sending side open (half-close)
+        # Keep our sending side open (half-close); TLS cannot, and asyncio warns if asked.
+        return self._tls is False
 
     def pause_writing(self) -> None:
         self._can_write.clear()

@@ -72,7 +72,9 @@ class HttpOrigins:
         service: HttpService | UnixService,
         settings: OriginRequest,
     ) -> None:
-        has_body = not stream.remote_ended
+        upgrade = _is_upgrade(meta)
+        # An upgrade request has no body: its stream stays open for the bytes after the 101.
+        has_body = not stream.remote_ended and not upgrade
         host = settings.http_host_header or meta.host
         headers = _request_headers(meta, host, has_body, settings)
         target = (service.path.rstrip("/") if isinstance(service, HttpService) else "") + (
@@ -237,6 +239,13 @@ def _key(
         settings.ca_pool,
         settings.no_tls_verify,
     )
+
+
+def _is_upgrade(meta: HttpRequestMeta) -> bool:
+    for name, value in meta.headers:
+        if name.lower() == b"connection" and b"upgrade" in value.lower():
+            return True
+    return False
 
 
 def _request_headers(

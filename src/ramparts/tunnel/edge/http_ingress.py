@@ -137,6 +137,8 @@ class HttpsIngress:
                     event = await asyncio.wait_for(channel.next_event(), timeout)
                 except TimeoutError:
                     return
+                if type(event) is EndOfMessage:
+                    continue  # the end of a bodiless request answered before it was read
                 if type(event) is not Request:
                     return  # ConnectionClosed, or PAUSED after an unanswered upgrade
                 first = False
@@ -192,7 +194,9 @@ class HttpsIngress:
                     request_id=request_id,
                     client_ip=client_ip,
                 )
-                stream = live.mux.open_stream(meta, end_stream=not has_body)
+                # An upgrade keeps the stream open both ways for the bytes after the 101.
+                open_ended = has_body or request.upgrade is not None
+                stream = live.mux.open_stream(meta, end_stream=not open_ended)
         except TunnelError:
             body = _page(503, "Tunnel busy", "The tunnel cannot take more requests right now.")
             return await self._local(channel, request, 503, body, "text/html", request_id)
