@@ -369,3 +369,14 @@ def test_repeated_fields_are_parsed_once_and_stay_independent() -> None:
     assert third.headers == first.headers == [(b"host", b"a"), (b"x", b"1")]
     assert third.raw_headers == [(b"Host", b"a"), (b"X", b"1")]
     assert third.target == b"/3"
+
+
+def test_no_chunked_to_http10_clients() -> None:
+    conn = ServerConnection()
+    conn.feed(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    drain(conn)
+    head = conn.send_response(200, [(b"Transfer-Encoding", b"chunked"), (b"X", b"y")])
+    assert head == b"HTTP/1.1 200 OK\r\nX: y\r\nconnection: close\r\n\r\n"
+    assert conn.send_data(b"abc") == b"abc"  # raw bytes, the close ends the body
+    conn.send_end()
+    assert conn.must_close

@@ -28,6 +28,8 @@ def parse_response_head(
     eol = head.find(b"\r\n")
     if eol < 0 or not head.endswith(b"\r\n"):
         raise RemoteProtocolError("response head does not end with CRLF", BAD_GATEWAY)
+    if eol > limits.max_request_line:
+        raise RemoteProtocolError("status line too long", BAD_GATEWAY)
     code = head[9:12]
     if (
         head.startswith(b"HTTP/1.1 ")

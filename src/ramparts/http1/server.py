@@ -130,7 +130,12 @@ class ServerConnection(Http1Connection):
                 raise LocalProtocolError(
                     "Transfer-Encoding must be chunked, without Content-Length"
                 )
-            tx = TX_CHUNKED
+            if request.version == b"1.1":
+                tx = TX_CHUNKED
+            else:  # RFC 9112 §6.1: no Transfer-Encoding to HTTP/1.0; end with the connection
+                out = [(n, v) for n, v in out if n.lower() != b"transfer-encoding"]
+                tx = TX_RAW
+                keep_alive = False
         elif length is not None:
             if not length.isdigit():
                 raise LocalProtocolError("invalid Content-Length")
