@@ -10,6 +10,7 @@ from ramparts.http1 import (
     NEED_DATA,
     ClientConnection,
     InformationalResponse,
+    Limits,
     LocalProtocolError,
     RemoteProtocolError,
     Response,
@@ -262,3 +263,27 @@ def test_response_completing_before_send_end() -> None:
     assert len(drain(conn)) == 2
     assert conn.send_end() == b""  # the driver finishes the request it started
     assert conn.must_close and not conn.reusable  # the request ended after its response
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\nhello",
+    ],
+)
+def test_response_body_limit(response: bytes) -> None:
+    conn = ClientConnection(Limits(max_body=4))
+    conn.send_request(b"GET", b"/", HOST)
+    conn.send_end()
+    conn.feed(response)
+    with pytest.raises(RemoteProtocolError, match="too large") as caught:
+        drain(conn)
+    assert caught.value.status_code == 502
+    ok = ClientConnection(Limits(max_body=5))
+    ok.send_request(b"GET", b"/", HOST)
+    ok.send_end()
+    ok.feed(response)
+    ok.feed_eof()
+    assert merged(drain(ok))[1] == b"hello"

@@ -247,6 +247,7 @@ class Http1Connection:
             self._body_total = 0
         else:
             self._state = UNTIL_CLOSE
+            self._body_total = 0
 
     def _take(self, size: int) -> bytes | memoryview:
         buf = self._buf
@@ -278,6 +279,10 @@ class Http1Connection:
     def _read_until_close(self) -> Event | Signal:
         available = len(self._buf) - self._pos
         if available:
+            self._body_total += available
+            limit = self._limits.max_body
+            if limit is not None and self._body_total > limit:
+                raise RemoteProtocolError("message body too large", self.BODY_TOO_LARGE)
             return Data(self._take(available))
         if self._eof:
             self._message_done()

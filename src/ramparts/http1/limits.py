@@ -43,14 +43,15 @@ so that a client cannot queue unbounded work by pipelining (the driver stops rea
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Limits applied by one connection; defaults suit a public edge."""
+    """Limits applied by one connection (SERVER_LIMITS suit a public edge, CLIENT_LIMITS an
+    origin client); the start-line limit covers status lines too."""
 
     max_request_line: int = MAX_REQUEST_LINE
-    max_head: int = MAX_REQUEST_HEAD
-    max_fields: int = MAX_REQUEST_FIELDS
+    max_head: int = MAX_REQUEST_HEAD  # also bounds a trailer section
+    max_fields: int = MAX_REQUEST_FIELDS  # also bounds a trailer section
     max_chunk_line: int = MAX_CHUNK_LINE
     max_body: int | None = None
-    """Largest request body accepted (413 past it); None: no limit at this layer."""
+    """Largest body received (413 for requests, 502 for responses); None: no limit here."""
     max_pipelined: int = MAX_PIPELINED_REQUESTS
 
 

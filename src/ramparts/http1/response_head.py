@@ -84,6 +84,8 @@ def parse_response_head(
         length = None
     elif length_field is not None:
         length = parse_content_length(length_field, BAD_GATEWAY, BAD_GATEWAY)
+        if limits.max_body is not None and length > limits.max_body:
+            raise RemoteProtocolError("response body too large", BAD_GATEWAY)
     else:
         length = None  # delimited by the close of the connection (RFC 9112 §6.3 rule 8)
         keep_alive = False
