@@ -161,6 +161,12 @@ class GatewayCache:
     hits: int = 0
     builds: int = 0
 
+    def clear(self) -> None:
+        with self.lock:
+            self.key, self.config = "", None
+            self.lists.clear()
+            self.rules.clear()
+
 
 #: The cache of this process (snapshots, ``POST /policies/test``).
 DEFAULT_CACHE = GatewayCache()

@@ -55,6 +55,8 @@ class RefreshSchedule:
     last_attempt: float | None = None
     last_success: float | None = None
     failures: int = 0
+    #: Why the last attempt failed ("" after a success), for status displays.
+    last_error: str = ""
 
     def next_due(self, now: float) -> float:
         """Time of the next fetch; ``now`` (or earlier) when one is due already."""
@@ -73,10 +75,12 @@ class RefreshSchedule:
         self.last_attempt = now
         self.last_success = now
         self.failures = 0
+        self.last_error = ""
 
-    def record_failure(self, now: float) -> None:
+    def record_failure(self, now: float, error: str = "") -> None:
         self.last_attempt = now
         self.failures += 1
+        self.last_error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +227,7 @@ class ListRefresher:
             data = b"".join(chunks)
             parsed = await asyncio.to_thread(parse_list, data, source.kind, source.format)
         except (httpx.HTTPError, ListFormatError) as exc:
-            schedule.record_failure(self.clock())
+            schedule.record_failure(self.clock(), str(exc) or type(exc).__name__)
             log.warning("list %s: refresh from %s failed: %s", source.name, source.url, exc)
             return None
         now = self.clock()
