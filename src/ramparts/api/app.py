@@ -10,6 +10,8 @@ from ramparts.api.context import ControlPlane
 from ramparts.api.limits import BodySizeLimit
 from ramparts.api.routers import audit, status, tokens, tunnels
 from ramparts.api.routers.dns import router as dns_router
+from ramparts.api.routers.lists import router as lists_router
+from ramparts.api.routers.policies import router as policies_router
 
 API_PREFIX = "/api/v1"
 
@@ -27,5 +29,7 @@ def create_app(control_plane: ControlPlane) -> FastAPI:
     for router in (status.router, tunnels.router, tokens.router, audit.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(dns_router, prefix=API_PREFIX)
+    app.include_router(policies_router, prefix=API_PREFIX)
+    app.include_router(lists_router, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit)
     return app
