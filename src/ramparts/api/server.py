@@ -8,6 +8,7 @@ from pathlib import Path
 from ramparts.api.app import create_app
 from ramparts.api.bootstrap import Bootstrapped, bootstrap
 from ramparts.api.context import ControlPlane
+from ramparts.api.list_refresh import CACHE_DIR, ListRefreshRunner
 from ramparts.serving import AsgiServer
 from ramparts.store import Database
 
@@ -29,6 +30,7 @@ class RunningControlPlane:
     db: Database
     boot: Bootstrapped
     server: AsgiServer
+    lists: ListRefreshRunner | None = None
 
     @property
     def api_url(self) -> str:
@@ -36,6 +38,8 @@ class RunningControlPlane:
 
     async def stop(self) -> None:
         await self.server.stop()
+        if self.lists is not None:
+            await self.lists.stop()
 
 
 async def start_control_plane(db: Database, settings: ControlPlaneSettings) -> RunningControlPlane:
@@ -46,6 +50,10 @@ async def start_control_plane(db: Database, settings: ControlPlaneSettings) -> R
         bootstrap, db, settings.data_dir, settings.team_name, settings.team_domain
     )
     plane = ControlPlane(db, boot.team, list(settings.default_tunnel_addresses))
-    server = AsgiServer("api", create_app(plane), settings.host, settings.port)
+    app = create_app(plane)
+    lists = ListRefreshRunner(db, settings.data_dir / CACHE_DIR)  # URL-sourced policy lists
+    app.state.list_refresh = lists
+    server = AsgiServer("api", app, settings.host, settings.port)
     await server.start()
-    return RunningControlPlane(db, boot, server)
+    await lists.start()
+    return RunningControlPlane(db, boot, server, lists)
