@@ -8,6 +8,11 @@ if ! command -v initdb >/dev/null 2>&1 && [ -z "$(pg_bin)" ]; then need+=(postgr
 command -v curl >/dev/null 2>&1 || need+=(curl)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)  # tunnel tests: real OpenSSH through a tunnel
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+# DNS tests and bench/dns.py: unbound as the local upstream, dig, kdig (DoT/DoH), dnsperf.
+[ -x /usr/sbin/unbound ] || need+=(unbound)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
+command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive
