@@ -20,7 +20,7 @@ import pytest
 
 from ramparts.dns.listeners import stream as stream_module
 from ramparts.dns.listeners.doh import doh_context, min_ttl, serve_doh
-from ramparts.dns.listeners.sockets import bind_socket
+from ramparts.dns.listeners.sockets import bind_pair, bind_socket
 from ramparts.dns.listeners.stream import dot_context, serve_stream
 from ramparts.dns.listeners.udp import UdpListener, serve_udp
 from ramparts.dns.resolver import Resolver
@@ -69,9 +69,8 @@ async def servers(upstream: FakeUpstream, tmp_path: Path) -> AsyncIterator[Serve
     cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
     cert.write_bytes(issued.cert_pem)
     key.write_bytes(issued.key_pem)
-    udp_sock = bind_socket("127.0.0.1", 0, socket.SOCK_DGRAM, reuse_port=False)
+    udp_sock, tcp_sock = bind_pair("127.0.0.1", 0, reuse_port=False)
     port = udp_sock.getsockname()[1]
-    tcp_sock = bind_socket("127.0.0.1", port, socket.SOCK_STREAM, reuse_port=False)
     dot_sock = bind_socket("127.0.0.1", 0, socket.SOCK_STREAM, reuse_port=False)
     doh_sock = bind_socket("127.0.0.1", 0, socket.SOCK_STREAM, reuse_port=False)
     udp = await serve_udp(udp_sock, resolver)

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from ramparts.config.snapshot import Snapshot
 from ramparts.dns.listeners.doh import IdentityVerifier, doh_context, serve_doh
-from ramparts.dns.listeners.sockets import address_of, bind_socket
+from ramparts.dns.listeners.sockets import address_of, bind_pair, bind_socket
 from ramparts.dns.listeners.stream import dot_context, serve_stream
 from ramparts.dns.listeners.udp import UdpListener, serve_udp
 from ramparts.dns.querylog import QueryLog
@@ -120,12 +120,9 @@ class DnsService:
         self.resolver = resolver
         sockets: list[socket.socket] = []
         try:
-            reuse = s.workers > 1
-            udp = bind_socket(s.host, self._ports["dns"], socket.SOCK_DGRAM, reuse_port=reuse)
-            sockets.append(udp)
+            udp, tcp = bind_pair(s.host, self._ports["dns"], reuse_port=s.workers > 1)
+            sockets += [udp, tcp]
             port = udp.getsockname()[1]
-            tcp = bind_socket(s.host, port, socket.SOCK_STREAM, reuse_port=reuse)
-            sockets.append(tcp)
             dot = bind_socket(s.host, self._ports["dot"], socket.SOCK_STREAM, reuse_port=False)
             sockets.append(dot)
             doh = bind_socket(s.host, self._ports["doh"], socket.SOCK_STREAM, reuse_port=False)

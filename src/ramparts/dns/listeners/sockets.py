@@ -53,3 +53,25 @@ def bind_socket(
 def address_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return _display(str(host), int(port))
+
+
+PAIR_ATTEMPTS = 20
+"""Tries at finding a port free for both UDP and TCP when any port will do (port 0)."""
+
+
+def bind_pair(host: str, port: int, *, reuse_port: bool) -> tuple[socket.socket, socket.socket]:
+    """A UDP socket and a listening TCP socket on the same port (plain DNS serves both).
+    With ``port`` 0 the kernel picks the UDP port; if TCP cannot have it, another is tried."""
+    attempts = PAIR_ATTEMPTS if port == 0 else 1
+    for attempt in range(attempts):
+        udp = bind_socket(host, port, socket.SOCK_DGRAM, reuse_port=reuse_port)
+        chosen = int(udp.getsockname()[1])
+        try:
+            tcp = bind_socket(host, chosen, socket.SOCK_STREAM, reuse_port=reuse_port)
+        except DnsBindError:
+            udp.close()
+            if attempt + 1 == attempts:
+                raise
+            continue
+        return udp, tcp
+    raise DnsBindError(0, f"no port free for both UDP and TCP on {host}")  # pragma: no cover
