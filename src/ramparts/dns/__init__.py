@@ -1,6 +1,14 @@
-"""DNS resolver capability: the sans-IO wire fast path (``ramparts.dns.wire``) and the answer
-cache (``ramparts.dns.cache``).
+"""DNS locations: the edge's filtering resolver.
 
-Everything here works on ``bytes`` and an explicit ``now``: no sockets, no asyncio, no clock
-reads. Listeners, upstream clients and the policy engine live elsewhere and call these modules.
+- ``wire/``: the sans-IO wire format on bytes (query fast path, responses, builders, patching);
+  ``cache``: the answer cache (views, TTL ageing, RFC 2308 negative caching, prefetch hints).
+- ``locations``: which location a query belongs to (source CIDR, DoT SNI, DoH URL/host).
+- ``plan``: policy verdicts per (location, name, type) and snapshot; ``safesearch``;
+  ``synthesize``: CNAME answers composed from the target's records.
+- ``resolver``: the pipeline every listener calls (``handle`` / ``complete``).
+- ``upstream/``: asyncio transports (UDP, TCP, DoT, DoH) with health and failover.
+- ``listeners/``: UDP, TCP, DoT and DoH servers; ``service``: the edge service that runs them,
+  worker processes (``worker``); ``querylog`` / ``logwriter``: the query log; ``stats``.
+
+``wire/`` and ``cache`` take bytes and an explicit ``now``: no sockets, no clocks, no asyncio.
 """
