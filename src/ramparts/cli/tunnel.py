@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from ramparts.cli.client import ApiClient
-from ramparts.cli.output import console, print_fields, print_json, print_table
+from ramparts.cli.output import console, fail, print_fields, print_json, print_table
 
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
@@ -154,3 +156,45 @@ def route_delete(tunnel_name: str, hostname: str) -> None:
     """Stop routing HOSTNAME to TUNNEL."""
     ApiClient.from_saved().delete(f"/tunnels/{tunnel_name}/hostnames/{hostname}")
     console.print(f"Removed route [bold]{hostname}[/].")
+
+
+@tunnel.group("ingress")
+def ingress_group() -> None:
+    """Remotely managed ingress rules: stored in the control plane, pushed to connectors."""
+
+
+@ingress_group.command("set")
+@click.argument("tunnel_name")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="YAML or JSON with `ingress:` rules (and optional `originRequest:`)",
+)
+@json_option
+def ingress_set(tunnel_name: str, path: Path, as_json: bool) -> None:
+    """Store a new version of TUNNEL's ingress rules; running connectors apply it."""
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        fail(f"{path}: not YAML: {exc}".replace("\n", " "))
+    if not isinstance(document, dict):
+        fail(f"{path}: expected a mapping with an `ingress:` list")
+    config = {k: v for k, v in document.items() if k in ("ingress", "originRequest")}
+    result = ApiClient.from_saved().request(
+        "PUT", f"/tunnels/{tunnel_name}/configurations", json={"config": config}
+    )
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Tunnel [bold]{tunnel_name}[/] ingress is now version {result['version']}.")
+
+
+@ingress_group.command("show")
+@click.argument("tunnel_name")
+def ingress_show(tunnel_name: str) -> None:
+    """Print TUNNEL's current remotely managed configuration (YAML)."""
+    result = ApiClient.from_saved().get(f"/tunnels/{tunnel_name}/configurations")
+    click.echo(f"# version {result['version']}")
+    click.echo(yaml.safe_dump(result["config"], sort_keys=False).rstrip())

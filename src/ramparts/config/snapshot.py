@@ -8,6 +8,7 @@ finishes on it, so a change never drops in-flight requests.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
 from ramparts.config.gateway import DEFAULT_CACHE, GatewayConfig, build_gateway, empty_gateway
 from ramparts.store import Database, StoreUnavailable
-from ramparts.store.models import Route, Tunnel, VirtualNetwork
+from ramparts.store.models import Route, Tunnel, TunnelConfiguration, VirtualNetwork
 from ramparts.store.repositories import team as team_repo
 from ramparts.store.repositories import tunnel_routes, versions
 
@@ -32,6 +33,9 @@ class TunnelEntry:
     id: str
     name: str
     credential_digests: frozenset[str]
+    # remotely managed ingress configuration pushed to connectors (version 0: none)
+    config_version: int = 0
+    config_json: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ def _read(session: Session, version: int) -> Snapshot:
     if team is None:
         raise SnapshotNotReady("the store has not been initialised by the control plane yet")
     tunnels = session.scalars(select(Tunnel).options(selectinload(Tunnel.credentials))).all()
+    configs = tunnel_routes.latest_configurations(session)
     vnets = session.scalars(select(VirtualNetwork).order_by(VirtualNetwork.name)).all()
     routes = session.scalars(select(Route).order_by(Route.priority, Route.network)).all()
     return Snapshot(
@@ -112,7 +117,12 @@ def _read(session: Session, version: int) -> Snapshot:
         ca_fingerprint=team.ca_fingerprint,
         tunnels=MappingProxyType(
             {
-                t.id: TunnelEntry(t.id, t.name, frozenset(c.secret_hash for c in t.credentials))
+                t.id: TunnelEntry(
+                    t.id,
+                    t.name,
+                    frozenset(c.secret_hash for c in t.credentials),
+                    *_remote_config(configs.get(t.id)),
+                )
                 for t in tunnels
             }
         ),
@@ -129,3 +139,9 @@ def _read(session: Session, version: int) -> Snapshot:
             {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}
         ),
     )
+
+
+def _remote_config(row: TunnelConfiguration | None) -> tuple[int, bytes]:
+    if row is None:
+        return 0, b""
+    return row.version, json.dumps(row.config, separators=(",", ":")).encode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,8 @@ from ramparts.api.pagination import (
 from ramparts.store.models import NAME_MAX, Tunnel
 from ramparts.store.repositories import audit, tunnel_routes, tunnels, versions
 from ramparts.store.repositories.tunnels import IssuedCredential
+from ramparts.tunnel.connector.config import parse_remote_config
+from ramparts.tunnel.connector.errors import ConfigError
 from ramparts.tunnel.token import ConnectorToken
 
 router = APIRouter(prefix="/tunnels", tags=["tunnels"])
@@ -283,3 +285,85 @@ def list_connections(ref: TunnelRef, cp: Plane, _actor: AdminActor) -> list[Conn
             )
             for c in tunnel_routes.live_connections(session, tunnel.id)
         ]
+
+
+# -- remotely managed configuration ----------------------------------------------------------
+
+MAX_CONFIG_RULES = 10_000
+
+
+class TunnelConfigBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    config: dict[str, Any] = Field(
+        description='connector ingress: {"ingress": [rules…], "originRequest": {…}}'
+    )
+
+
+class TunnelConfigOut(BaseModel):
+    tunnel_id: str
+    version: int
+    config: dict[str, Any]
+    created_at: dt.datetime
+
+
+@router.put("/{ref}/configurations", response_model=TunnelConfigOut)
+def put_configuration(
+    ref: TunnelRef, body: TunnelConfigBody, cp: Plane, actor: AdminActor
+) -> TunnelConfigOut:
+    """Store a new version of the tunnel's ingress rules; connected connectors apply it."""
+    rules = body.config.get("ingress")
+    if isinstance(rules, list) and len(rules) > MAX_CONFIG_RULES:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "too many ingress rules",
+            [{"field": "config.ingress", "reason": f"more than {MAX_CONFIG_RULES} rules"}],
+        )
+    try:
+        parse_remote_config(body.config)
+    except ConfigError as exc:
+        field = _config_field(exc)
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"invalid configuration: {exc}",
+            [{"field": field, "reason": str(exc)}],
+        ) from None
+    with cp.db.transaction() as session:
+        row = tunnel_routes.put_configuration(session, ref, body.config)
+        audit.record(
+            session,
+            actor=actor.name,
+            action="tunnel.configuration.put",
+            resource_type="tunnel",
+            resource_id=row.tunnel_id,
+            details={"version": row.version},
+        )
+        versions.bump(session)
+        return TunnelConfigOut(
+            tunnel_id=row.tunnel_id,
+            version=row.version,
+            config=row.config,
+            created_at=row.created_at,
+        )
+
+
+@router.get("/{ref}/configurations", response_model=TunnelConfigOut)
+def get_configuration(ref: TunnelRef, cp: Plane, _actor: AdminActor) -> TunnelConfigOut:
+    with cp.db.session() as session:
+        tunnel = tunnels.get(session, ref)
+        row = tunnel_routes.latest_configuration(session, tunnel.id)
+        if row is None:
+            raise ApiError(404, "not_found", f"tunnel {ref!r} has no remote configuration")
+        return TunnelConfigOut(
+            tunnel_id=row.tunnel_id,
+            version=row.version,
+            config=row.config,
+            created_at=row.created_at,
+        )
+
+
+def _config_field(exc: ConfigError) -> str:
+    """``config.ingress[1].service``-style path of the field a ConfigError names."""
+    base = f"config.ingress[{exc.rule - 1}]" if exc.rule is not None else "config"
+    return f"{base}.{exc.field}" if exc.field else base

@@ -29,7 +29,11 @@ from ramparts.store.models.policy import (
     GatewayListUploadPart,
     GatewayPolicy,
 )
-from ramparts.store.models.tunnel import TunnelConnectionRecord, TunnelHostname
+from ramparts.store.models.tunnel import (
+    TunnelConfiguration,
+    TunnelConnectionRecord,
+    TunnelHostname,
+)
 
 __all__ = [
     "NAME_MAX",
@@ -51,6 +55,7 @@ __all__ = [
     "Route",
     "Team",
     "Tunnel",
+    "TunnelConfiguration",
     "TunnelConnectionRecord",
     "TunnelCredential",
     "TunnelHostname",

@@ -4,8 +4,9 @@ connector connections edges currently hold (state, written by edges)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ramparts.store.models.base import Base, new_id, utcnow
@@ -39,3 +40,16 @@ class TunnelConnectionRecord(Base):
     client_version: Mapped[str] = mapped_column(String(64))
     protocol: Mapped[str] = mapped_column(String(16), default="tcp")
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TunnelConfiguration(Base):
+    """A version of a tunnel's remotely managed ingress configuration (newest wins)."""
+
+    __tablename__ = "tunnel_configurations"
+    __table_args__ = (UniqueConstraint("tunnel_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tunnel_id: Mapped[str] = mapped_column(ForeignKey("tunnels.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ramparts.serving import AsgiServer
-from ramparts.tunnel.connector.config import ConnectorConfig, load_config
+from ramparts.tunnel.connector.config import ConnectorConfig, load_config, parse_remote_config
 from ramparts.tunnel.connector.errors import ConfigError
 from ramparts.tunnel.connector.ingress import IngressRules
 from ramparts.tunnel.connector.metrics import ConnectorMetrics, admin_app
@@ -30,10 +31,32 @@ class RunningConnector:
     admin: AsgiServer
     config: ConnectorConfig
     rules: IngressRules
+    metrics: ConnectorMetrics
+    remote_version: int = 0
 
     @property
     def metrics_address(self) -> str:
         return self.admin.address
+
+    def apply_remote(self, version: int, snapshot: bytes) -> tuple[bool, str]:
+        """A configuration pushed by the control plane (every HA connection delivers it; the
+        first applies it). Local ingress rules (a config file or --url) take precedence."""
+        if self.config.ingress is not None:
+            return False, "local ingress rules take precedence over remote configuration"
+        if version <= self.remote_version:
+            return True, "already applied"
+        try:
+            rules = parse_remote_config(json.loads(snapshot))
+        except (ConfigError, ValueError) as exc:
+            log.error(
+                "remote configuration rejected", extra={"version": version, "reason": str(exc)}
+            )
+            return False, str(exc)[:500]
+        self.rules = rules
+        self.remote_version = version
+        self.metrics.config_version.set(version)
+        log.info("remote configuration applied", extra={"version": version, "rules": len(rules)})
+        return True, ""
 
     def reload(self) -> None:
         """SIGHUP: re-read the config file and swap the ingress rules (in-flight work keeps the
@@ -73,8 +96,9 @@ async def start_connector(config: ConnectorConfig, token: ConnectorToken) -> Run
         drain_timeout=1.0,
     )
     await admin.start()
-    running = RunningConnector(supervisor, proxy, admin, config, rules)
+    running = RunningConnector(supervisor, proxy, admin, config, rules, metrics)
     holder.append(running)
+    supervisor.on_config = running.apply_remote
     supervisor.start()
     for warning in config.warnings:
         log.warning("config", extra={"warning": warning})

@@ -14,12 +14,20 @@ import logging
 import random
 import ssl
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ramparts import __version__
 from ramparts.pki.tls import pinned_client_context
 from ramparts.tunnel.mux import MuxConnection, RegistrationError, StreamHandler
-from ramparts.tunnel.protocol import RegisteredInfo, RegisterRequest, Role, TunnelConnection
+from ramparts.tunnel.protocol import (
+    ConfigPushed,
+    RegisteredInfo,
+    RegisterRequest,
+    Role,
+    TunnelConnection,
+    TunnelError,
+)
 from ramparts.tunnel.token import ConnectorToken
 
 log = logging.getLogger(__name__)
@@ -60,11 +68,16 @@ class HaConnection:
         return self.mux is not None and self.mux.is_open
 
 
+# Applies a pushed configuration snapshot: (applied, reason).
+ConfigHandler = Callable[[int, bytes], tuple[bool, str]]
+
+
 @dataclass(slots=True)
 class ConnectorSupervisor:
     token: ConnectorToken
     handler: StreamHandler
     ha_connections: int = DEFAULT_HA_CONNECTIONS
+    on_config: ConfigHandler | None = None
     connector_id: uuid.UUID = field(default_factory=uuid.uuid4)
     connections: list[HaConnection] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -149,12 +162,32 @@ class ConnectorSupervisor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), wait)
 
+    def _mux_factory(self) -> MuxConnection:
+        holder: list[MuxConnection] = []
+        mux = MuxConnection(
+            TunnelConnection(Role.CONNECTOR),
+            on_stream=self.handler,
+            on_event=lambda event: self._on_event(holder[0], event),
+        )
+        holder.append(mux)
+        return mux
+
+    def _on_event(self, mux: MuxConnection, event: object) -> None:
+        if not isinstance(event, ConfigPushed):
+            return
+        if self.on_config is None:
+            applied, reason = False, "this connector does not take remote configuration"
+        else:
+            applied, reason = self.on_config(event.version, event.snapshot)
+        with contextlib.suppress(TunnelError):
+            mux.ack_config(event.version, applied, reason)
+
     async def _connect(self, connection: HaConnection) -> MuxConnection:
         host, port = split_address(connection.edge)
         loop = asyncio.get_running_loop()
         _transport, mux = await asyncio.wait_for(
             loop.create_connection(
-                lambda: MuxConnection(TunnelConnection(Role.CONNECTOR), on_stream=self.handler),
+                self._mux_factory,
                 host,
                 port,
                 ssl=self._ssl,

@@ -22,6 +22,7 @@ class LiveConnection:
     origin_ip: str
     credential_digest: str  # which of the tunnel's credentials it used (revocation closes it)
     mux: MuxConnection
+    config_version: int = 0  # the remotely managed configuration last pushed to it
     opened_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property

@@ -26,11 +26,13 @@ from ramparts.store.repositories import tunnel_routes
 from ramparts.tunnel.edge.registry import LiveConnection, TunnelRegistry
 from ramparts.tunnel.mux import MuxConnection
 from ramparts.tunnel.protocol import (
+    ConfigAcknowledged,
     ErrorCode,
     RegisteredInfo,
     RegisterRequest,
     Role,
     TunnelConnection,
+    TunnelError,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,32 @@ class TunnelServer:
                     extra={"tunnel": live.tunnel_id, "connection": live.id},
                 )
                 live.mux.close(ErrorCode.UNAUTHORIZED, "tunnel deleted or credentials revoked")
+            else:
+                self._push_config(live, snapshot)
+
+    def _push_config(self, live: LiveConnection, snapshot: Snapshot) -> None:
+        """Send the tunnel's remotely managed configuration if this connection lacks it."""
+        entry = snapshot.tunnel(live.tunnel_id)
+        if entry is None or entry.config_version <= live.config_version or not live.usable:
+            return
+        try:
+            live.mux.push_config(entry.config_version, entry.config_json)
+        except TunnelError as exc:
+            log.warning("config push failed", extra={"connection": live.id, "reason": str(exc)})
+            return
+        live.config_version = entry.config_version
+
+    def _on_event(self, mux: MuxConnection, event: object) -> None:
+        if isinstance(event, ConfigAcknowledged):
+            log.info(
+                "connector acknowledged configuration",
+                extra={
+                    "origin_ip": mux.peer_address,
+                    "config_version": event.version,
+                    "applied": event.applied,
+                    "reason": event.reason,
+                },
+            )
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -127,7 +155,13 @@ class TunnelServer:
     # -- connections ---------------------------------------------------------------------
 
     def _new_connection(self) -> MuxConnection:
-        mux = MuxConnection(TunnelConnection(Role.EDGE), authenticate=self._authenticate)
+        holder: list[MuxConnection] = []
+        mux = MuxConnection(
+            TunnelConnection(Role.EDGE),
+            authenticate=self._authenticate,
+            on_event=lambda event: self._on_event(holder[0], event),
+        )
+        holder.append(mux)
         if len(self._pending) + len(self.registry) >= MAX_CONNECTIONS:
             asyncio.get_running_loop().call_soon(mux.abort)
             return mux
@@ -193,6 +227,8 @@ class TunnelServer:
             return
         self.registry.add(live)
         self._metrics.tunnel_connections.inc()
+        if self._snapshot is not None:
+            self._push_config(live, self._snapshot)
         log.info(
             "connector registered",
             extra={
