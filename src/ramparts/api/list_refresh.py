@@ -130,7 +130,7 @@ class ListRefreshRunner:
                 now = self._clock()
                 for source in list(self._sources.values()):
                     if self._schedules[source.name].is_due(now):
-                        await self._refresh(source, self._actor)
+                        await self._refresh(source, self._actor, only_if_due=True)
                 delay = max(0.0, min(self._refresher.next_due() - self._clock(), self._poll))
             except asyncio.CancelledError:
                 raise
@@ -187,10 +187,14 @@ class ListRefreshRunner:
             if source is not None:
                 await asyncio.to_thread(self._store, source, plist, self._actor, False)
 
-    async def _refresh(self, source: ListSource, actor: str) -> RefreshOutcome:
+    async def _refresh(
+        self, source: ListSource, actor: str, *, only_if_due: bool = False
+    ) -> RefreshOutcome:
         lock = self._locks.setdefault(source.name, asyncio.Lock())
         async with lock:
             schedule = self._schedules[source.name]
+            if only_if_due and not schedule.is_due(self._clock()):
+                return RefreshOutcome(source.name, "unchanged")  # refreshed while we waited
             failures = schedule.failures
             self._actors[source.name] = actor
             self._changed.pop(source.name, None)
