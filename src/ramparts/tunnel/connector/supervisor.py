@@ -25,6 +25,7 @@ from ramparts.tunnel.protocol import (
     RegisteredInfo,
     RegisterRequest,
     Role,
+    Settings,
     TunnelConnection,
     TunnelError,
 )
@@ -78,6 +79,7 @@ class ConnectorSupervisor:
     handler: StreamHandler
     ha_connections: int = DEFAULT_HA_CONNECTIONS
     on_config: ConfigHandler | None = None
+    settings: Settings = field(default_factory=Settings)  # what this connector accepts
     connector_id: uuid.UUID = field(default_factory=uuid.uuid4)
     connections: list[HaConnection] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -165,7 +167,7 @@ class ConnectorSupervisor:
     def _mux_factory(self) -> MuxConnection:
         holder: list[MuxConnection] = []
         mux = MuxConnection(
-            TunnelConnection(Role.CONNECTOR),
+            TunnelConnection(Role.CONNECTOR, self.settings),
             on_stream=self.handler,
             on_event=lambda event: self._on_event(holder[0], event),
         )

@@ -68,8 +68,11 @@ class HttpsIngress:
         metrics: EdgeMetrics,
         registry: TunnelRegistry,
         drain_timeout: float,
+        head_timeout: float = HEAD_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self._host, self._port = host, port
+        self._head_timeout, self._idle_timeout = head_timeout, idle_timeout
         self._ssl = server_context(certfile, keyfile, alpn=["http/1.1"])
         self._metrics = metrics
         self._registry = registry
@@ -132,7 +135,7 @@ class HttpsIngress:
         first = True
         try:
             while not self._draining or first:
-                timeout = HEAD_TIMEOUT if first else IDLE_TIMEOUT
+                timeout = self._head_timeout if first else self._idle_timeout
                 try:
                     event = await asyncio.wait_for(channel.next_event(), timeout)
                 except TimeoutError:
