@@ -66,9 +66,8 @@ async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
         issued = tunnels.create(s, "demo")
         versions.bump(s)
         edges.heartbeat(s, edge_id="edge-1", name="e1", tunnel_address="", snapshot_version=1)
-    cert, key = write_certificate(
-        tmp_path, "edge", ca.issue_server_certificate(["127.0.0.1", "localhost", "*.acme.localhost"])
-    )
+    names = ["127.0.0.1", "localhost", "*.acme.localhost"]
+    cert, key = write_certificate(tmp_path, "edge", ca.issue_server_certificate(names))
     registry = TunnelRegistry()
     server = TunnelServer(
         host="127.0.0.1",
