@@ -223,3 +223,17 @@ def test_settings_are_normalised() -> None:
     assert check_settings(Context.DNS, "safesearch", {"youtube": "Moderate"}) == {
         "youtube": "moderate"
     }
+
+
+def test_migration_matches_the_models(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ramparts.store.models import Base
+
+    ours = {t for t in Base.metadata.tables if t.startswith("gateway_")}
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+    mine = [d for d in diff if repr(d).find("gateway_") >= 0]
+    assert ours and not mine, mine
