@@ -375,3 +375,18 @@ def test_a_million_entries_through_the_api_into_a_snapshot(api: Api) -> None:
         t5 = time.perf_counter()
         build_gateway(s, cache)
         print(f"cold compile from the store: {time.perf_counter() - t5:.1f} s")
+
+
+def test_a_new_format_reparses_the_cached_download(
+    api: Api, list_server: ListServer, refresher: ListRefreshRunner
+) -> None:
+    list_server.files["/mixed.txt"] = (200, b"||ads.test^\nplain.test\n")
+    body = {"name": "mixed", "kind": "domain", "url": list_server.url("/mixed.txt")}
+    api.client.post(L, json={**body, "format": "plain"}, headers=api.auth)
+    first = api.client.post(f"{L}/mixed/refresh", headers=api.auth).json()
+    assert first["entries"] == 1, "plain format: the adblock rule is not an entry"
+    patched = api.client.patch(f"{L}/mixed", json={"format": "adblock"}, headers=api.auth)
+    assert patched.status_code == 200
+    again = api.client.post(f"{L}/mixed/refresh", headers=api.auth).json()
+    assert again["entries"] == 2 and again["last_refresh_status"] == "unchanged"
+    assert len(list_server.gets) == 2, "the second GET was conditional (304)"

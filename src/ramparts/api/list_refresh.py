@@ -24,7 +24,8 @@ import httpx
 
 from ramparts.config.gateway import stored_entries
 from ramparts.policy import ListKind, PolicyList
-from ramparts.policy.list_formats import ListFormat
+from ramparts.policy.errors import ListFormatError
+from ramparts.policy.list_formats import ListFormat, parse_list
 from ramparts.policy.refresh import (
     FETCH_TIMEOUT_SECONDS,
     ListCache,
@@ -145,12 +146,15 @@ class ListRefreshRunner:
         rows = await asyncio.to_thread(self._read_sources)
         if rows == self._sources:
             return
+        reformatted: list[ListSource] = []
         for name, source in rows.items():
             old = self._sources.get(name)
             schedule = self._schedules.get(name)
             if schedule is None or old is None or old.url != source.url:
                 schedule = RefreshSchedule(interval=source.interval)  # new URL: due now
                 self._schedules[name] = schedule
+            elif old.format != source.format:
+                reformatted.append(source)
             schedule.interval = source.interval
         for name in set(self._schedules) - set(rows):
             del self._schedules[name]
@@ -164,6 +168,22 @@ class ListRefreshRunner:
             self._clock,
             self._schedules,
         )
+        for source in reformatted:
+            await self._reparse_cached(source)
+
+    async def _reparse_cached(self, source: ListSource) -> None:
+        """Another format for the same URL: parse the cached download again now (a
+        conditional GET would answer 304 and keep the entries parsed the old way)."""
+        cached = await asyncio.to_thread(self._cache.load, source.name)
+        if cached is None or cached.url != source.url:
+            return
+        try:
+            parsed = await asyncio.to_thread(parse_list, cached.data, source.kind, source.format)
+        except ListFormatError as exc:
+            log.warning("cached list %s is unusable: %s", source.name, exc)
+            return
+        plist = parsed.to_list(source.name, source.kind)
+        await asyncio.to_thread(self._store, source, plist, self._actor, False)
 
     def _read_sources(self) -> dict[str, ListSource]:
         with self._db.session() as session:
