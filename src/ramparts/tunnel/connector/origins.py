@@ -89,7 +89,11 @@ class HttpOrigins:
                 stream.reject(exc.code, str(exc))
                 return
             try:
-                channel.write(channel.h1.send_request(method, target.encode("latin-1"), headers))
+                h1 = channel.h1
+                head = h1.send_request(method, target.encode("latin-1"), headers)
+                if not has_body:
+                    head += h1.send_end()  # the request is complete: the channel can be reused
+                channel.write(head)
             except Exception as exc:
                 channel.abort()
                 stream.reject(ErrorCode.ORIGIN_UNREACHABLE, f"cannot send request: {exc}")
