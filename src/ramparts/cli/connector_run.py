@@ -103,6 +103,4 @@ def _credentials(token: str | None, config: ConnectorConfig) -> ConnectorToken:
             fail(f"invalid --token: {exc}")
     if config.credentials is not None:
         return config.credentials
-    fail(
-        "no credentials: pass --token (`ramparts tunnel token NAME`) or a credentials-file"
-    )
+    fail("no credentials: pass --token (`ramparts tunnel token NAME`) or a credentials-file")

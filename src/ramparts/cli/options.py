@@ -83,13 +83,19 @@ def edge_options(func: F) -> F:
         click.option("--hostname", "hostnames", multiple=True, help="extra certificate name/IP"),
         click.option("--drain-timeout", type=float, default=10.0, show_default=True),
         click.option(
-            "--dns-port", type=int, default=DEFAULT_DNS_PORT, show_default=True,
+            "--dns-port",
+            type=int,
+            default=DEFAULT_DNS_PORT,
+            show_default=True,
             help="plain DNS, UDP and TCP",
         ),
         click.option("--dot-port", type=int, default=DEFAULT_DOT_PORT, show_default=True),
         click.option("--doh-port", type=int, default=DEFAULT_DOH_PORT, show_default=True),
         click.option(
-            "--dns-workers", type=click.IntRange(1, 64), default=1, show_default=True,
+            "--dns-workers",
+            type=click.IntRange(1, 64),
+            default=1,
+            show_default=True,
             help="processes sharing the plain DNS port (SO_REUSEPORT)",
         ),
     ]
