@@ -8,6 +8,7 @@ the bench and is stopped by it; only 127.0.0.1 is ever addressed.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import selectors
@@ -160,6 +161,57 @@ def nginx(directory: Path, name: str, server_block: str, *, workers: int = 1) ->
         ["nginx", "-c", str(conf), "-p", str(directory), "-e", str(directory / f"{name}.err")],
         directory / f"{name}.log",
     )
+
+
+class SshServer:
+    """A real OpenSSH server on a loopback port with its own host key, user key and config."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = free_port()
+        self.user = getpass.getuser()
+        self.client_key = directory / "id_ed25519"
+        self.child: Child | None = None
+
+    def start(self) -> SshServer:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        host_key = self.dir / "host_ed25519"
+        for key in (host_key, self.client_key):
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True
+            )
+        authorized = self.dir / "authorized_keys"
+        authorized.write_text(Path(f"{self.client_key}.pub").read_text())
+        authorized.chmod(0o600)
+        config = self.dir / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"AuthorizedKeysFile {authorized}\nPidFile {self.dir / 'sshd.pid'}\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nUsePAM no\nStrictModes no\n"
+            "AllowTcpForwarding yes\n"
+        )
+        Path("/run/sshd").mkdir(exist_ok=True)  # privilege-separation directory
+        self.child = Child(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)], self.dir / "sshd.log")
+        wait_for_port(self.port)
+        return self
+
+    def forward(self, local_port: int, target_port: int) -> Child:
+        """``ssh -N -L local_port:127.0.0.1:target_port`` through this server."""
+        child = Child(
+            ["ssh", "-N", "-F", "/dev/null", "-i", str(self.client_key), "-p", str(self.port),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ExitOnForwardFailure=yes",
+             "-L", f"127.0.0.1:{local_port}:127.0.0.1:{target_port}",
+             f"{self.user}@127.0.0.1"],
+            self.dir / "ssh-client.log",
+        )  # fmt: skip
+        wait_for_port(local_port)
+        return child
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
 
 
 class TunnelStack:

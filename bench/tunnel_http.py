@@ -14,6 +14,7 @@ CPU seconds each process used during the measured runs. Needs Debian `nginx` and
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import ssl
@@ -183,9 +184,15 @@ def main() -> None:
             f"  ratio: {ours.rps / anchor.rps:.2f}x requests/s (target >= 0.5x); "
             f"p50 {ours.p50_ms / anchor.p50_ms:.1f}x, p99 {ours.p99_ms / anchor.p99_ms:.1f}x"
         )
-        spent = ", ".join(f"{k} {v:.1f}" for k, v in {**ours_cpu}.items())
-        anchor_spent = ", ".join(f"{k} {v:.1f}" for k, v in anchor_cpu.items())
-        print(f"  CPU seconds in the measured run: tunnel: {spent}; nginx: {anchor_spent}")
+        spent = ", ".join(
+            f"{k} {v:.1f} s ({v / ours.requests * 1e6:.0f} us/req)" for k, v in ours_cpu.items()
+        )
+        anchor_spent = ", ".join(
+            f"{k} {v:.1f} s ({v / anchor.requests * 1e6:.0f} us/req)" for k, v in anchor_cpu.items()
+        )
+        print(f"  CPU in the measured run: tunnel: {spent}")
+        print(f"                           nginx: {anchor_spent}")
+        print(f"  load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)")
         print(
             f"  connector RSS: idle {idle_rss:.1f} MiB (target <= 60), "
             f"idle after the load {after_rss:.1f} MiB"

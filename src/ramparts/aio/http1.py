@@ -39,8 +39,8 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         self._eof = False
         self._closed = False
         self._waiter: asyncio.Future[None] | None = None
-        self._can_write = asyncio.Event()
-        self._can_write.set()
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
         self._raw: deque[bytes] | None = None
         self._tls = False
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -77,16 +77,21 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         return self._tls is False
 
     def pause_writing(self) -> None:
-        self._can_write.clear()
+        self._write_paused = True
 
     def resume_writing(self) -> None:
-        self._can_write.set()
+        self._write_paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._eof = True
         self.transport = None
-        self._can_write.set()
+        self.resume_writing()
         self._wake()
         if not self.closed.done():
             self.closed.set_result(None)
@@ -97,10 +102,11 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
     def is_closing(self) -> bool:
         return self.transport is None or self.transport.is_closing()
 
-    async def next_event(self) -> Event | Signal:
+    async def next_event(self, deadline: float | None = None) -> Event | Signal:
         """The next parser event; NEED_DATA is handled here (waiting for bytes). PAUSED is
         returned to the caller. Raises RemoteProtocolError on bad input, PeerClosed when the
-        connection dropped mid-message."""
+        connection dropped mid-message, TimeoutError when ``deadline`` (event loop time)
+        passes before the event is complete."""
         h1: ServerConnection | ClientConnection = self.h1
         while True:
             event = h1.next_event()
@@ -108,7 +114,7 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
                 self._buffered = 0  # the parser holds at most a partial head: all consumed
                 if self._closed:
                     raise PeerClosed("connection lost")
-                await self._wait()
+                await self._wait(deadline)
                 continue
             if type(event) is Data:
                 self._consumed(len(event.data))
@@ -140,8 +146,11 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
             self.transport.writelines(parts)
 
     async def drain(self) -> None:
-        if not self._can_write.is_set():
-            await self._can_write.wait()
+        if self._write_paused and not self._closed:
+            waiter = self._drain_waiter
+            if waiter is None or waiter.done():
+                waiter = self._drain_waiter = asyncio.get_running_loop().create_future()
+            await waiter
         if self._closed:
             raise PeerClosed("connection lost")
 
@@ -171,19 +180,33 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
             self._paused = False
             self.transport.resume_reading()
 
-    async def _wait(self) -> None:
+    async def _wait(self, deadline: float | None = None) -> None:
         if self._paused and self.transport is not None:
             # Everything buffered was consumed but reading is paused: read on.
             self._paused = False
             self.transport.resume_reading()
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         self._waiter = waiter
+        timer = None
+        if deadline is not None:
+            if deadline <= loop.time():
+                self._waiter = None
+                raise TimeoutError
+            timer = loop.call_at(deadline, _expire, waiter)
         try:
             await waiter
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())

@@ -53,6 +53,11 @@ PING_INTERVAL = 5.0  # seconds between keepalive pings on an idle or busy connec
 PING_TIMEOUT = 15.0  # no PONG for this long: the peer (or the path) is dead; drop at once
 WRITE_BUFFER_HIGH = 4 * 1024 * 1024  # transport buffer above which writers wait
 WRITE_BUFFER_LOW = 1024 * 1024
+JOIN_LIMIT = 64 * 1024
+"""Queued frames up to this many bytes in all are joined into one buffer before the write:
+a TLS transport makes one record (one encryption call) per buffer it is handed, and many
+frames of a busy tick are small (heads, WINDOW_UPDATEs, short bodies). Bigger batches (bulk
+DATA) are handed over as they are: joining them would copy every byte once more."""
 
 
 class StreamError(Exception):
@@ -82,8 +87,8 @@ class MuxStream:
         "_error",
         "_head",
         "_mux",
-        "_readable",
-        "_writable",
+        "_reader",
+        "_writer",
         "id",
         "meta",
     )
@@ -95,24 +100,50 @@ class MuxStream:
         self._chunks: deque[bytes] = deque()
         self._ended = False
         self._error: StreamError | None = None
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._head: asyncio.Future[ResponseMeta] | None = None
+        self._head: ResponseMeta | None = None
+        # Futures of the task waiting to read (or for the response head) and of the task
+        # waiting for send credit; made only when a task has to wait.
+        self._reader: asyncio.Future[None] | None = None
+        self._writer: asyncio.Future[None] | None = None
 
     # -- reading -----------------------------------------------------------------------
 
     async def read(self) -> bytes:
         """The next chunk; b"" once the peer half-closed. Raises StreamError on reset."""
-        while not self._chunks:
+        chunks = self._chunks
+        while not chunks:
             if self._error is not None:
                 raise self._error
             if self._ended:
                 return b""
-            self._readable.clear()
-            await self._readable.wait()
-        chunk = self._chunks.popleft()
+            await self._wait_readable()
+        chunk = chunks.popleft()
         self._mux.acknowledge(self.id, len(chunk))
         return chunk
+
+    def read_nowait(self) -> bytes | None:
+        """Like read() when it would not wait: a buffered chunk, or b"" at the end; None
+        when read() would have to wait. Raises StreamError on reset."""
+        chunks = self._chunks
+        if chunks:
+            chunk = chunks.popleft()
+            self._mux.acknowledge(self.id, len(chunk))
+            return chunk
+        if self._error is not None:
+            raise self._error
+        return b"" if self._ended else None
+
+    async def _wait_readable(self) -> None:
+        waiter = self._reader
+        if waiter is None or waiter.done():
+            waiter = self._reader = self._mux._loop.create_future()
+        await waiter
+
+    async def _wait_writable(self) -> None:
+        waiter = self._writer
+        if waiter is None or waiter.done():
+            waiter = self._writer = self._mux._loop.create_future()
+        await waiter
 
     @property
     def at_eof(self) -> bool:
@@ -127,34 +158,44 @@ class MuxStream:
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Send all of ``data``, waiting for flow-control credit and transport buffer room."""
-        view = memoryview(data)
-        conn = self._mux.conn
-        while view:
+        mux = self._mux
+        conn = mux.conn
+        size = len(data)
+        done = 0
+        view: memoryview | None = None
+        while done < size:
             if self._error is not None:
                 raise self._error
             allowed = conn.max_send(self.id)
             if allowed <= 0:
                 if conn.is_closed:
                     raise StreamError(ErrorCode.CANCEL, "connection closed")
-                self._writable.clear()
-                await self._writable.wait()
+                await self._wait_writable()
                 continue
-            piece = view[:allowed]
+            if not done and allowed >= size:
+                piece = data  # the common case: all of it at once, no slicing (no copy)
+            else:
+                if view is None:
+                    view = memoryview(data)
+                piece = view[done : done + allowed]
             try:
                 conn.send_data(self.id, piece)
             except TunnelError as exc:
                 raise StreamError(ErrorCode.STREAM_CLOSED, str(exc)) from None
-            view = view[len(piece) :]
-            self._mux.flush_soon()
-            await self._mux.writable()
+            done += len(piece)
+            mux.flush_soon()
+            if mux._paused:
+                await mux.writable()
 
     def end(self) -> None:
         """Half-close: no more data from this side (idempotent once the stream is gone)."""
         if self._error is not None:
             return
-        with contextlib.suppress(TunnelError):
+        try:
             self._mux.conn.end_stream(self.id)
-            self._mux.flush_soon()
+        except TunnelError:
+            return
+        self._mux.flush_soon()
 
     def reset(self, code: ErrorCode = ErrorCode.CANCEL) -> None:
         if self._error is None:
@@ -169,8 +210,11 @@ class MuxStream:
 
     async def response(self) -> ResponseMeta:
         """Edge: the connector's answer to this stream's open."""
-        assert self._head is not None, "response() is for streams this side opened"
-        return await self._head
+        while self._head is None:
+            if self._error is not None:
+                raise self._error
+            await self._wait_readable()
+        return self._head
 
     def respond(self, meta: ResponseMeta, *, end_stream: bool = False) -> None:
         """Connector: answer the stream open with a response head."""
@@ -193,23 +237,32 @@ class MuxStream:
 
     def _data(self, data: bytes) -> None:
         self._chunks.append(data)
-        self._readable.set()
+        waiter = self._reader
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _end(self) -> None:
         self._ended = True
-        self._readable.set()
+        self._wake_reader()
 
     def _fail(self, error: StreamError) -> None:
         if self._error is None:
             self._error = error
-        if self._head is not None and not self._head.done():
-            self._head.set_exception(error)
-            self._head.exception()  # mark retrieved: nobody may be waiting any more
         self._wake()
 
+    def _wake_reader(self) -> None:
+        waiter = self._reader
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_writer(self) -> None:
+        waiter = self._writer
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def _wake(self) -> None:
-        self._readable.set()
-        self._writable.set()
+        self._wake_reader()
+        self._wake_writer()
 
 
 StreamHandler = Callable[[MuxStream], Awaitable[None]]
@@ -241,8 +294,8 @@ class MuxConnection(asyncio.Protocol):
         self._streams: dict[int, MuxStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_pending = False
-        self._can_write = asyncio.Event()
-        self._can_write.set()
+        self._paused = False  # the transport's write buffer is above its high-water mark
+        self._drain_waiters: list[asyncio.Future[None]] = []
         self._pinger: asyncio.Task[None] | None = None
         self._last_pong = time.monotonic()
         self.registered: asyncio.Future[RegisteredInfo | RegisterRequest] = (
@@ -284,14 +337,18 @@ class MuxConnection(asyncio.Protocol):
         return None  # close our side too
 
     def pause_writing(self) -> None:
-        self._can_write.clear()
+        self._paused = True
 
     def resume_writing(self) -> None:
-        self._can_write.set()
+        self._paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
-        self._can_write.set()
+        self.resume_writing()
         if not self.close_reason:
             self.close_reason = f"connection lost: {exc}" if exc else "connection closed"
         error = StreamError(ErrorCode.CANCEL, "tunnel connection lost")
@@ -326,7 +383,6 @@ class MuxConnection(asyncio.Protocol):
         """Edge: open a stream; raises TunnelError when the connection cannot take one."""
         stream_id = self.conn.open_stream(meta, end_stream=end_stream)
         stream = MuxStream(self, stream_id, meta)
-        stream._head = self._loop.create_future()
         self._streams[stream_id] = stream
         self.flush_soon()
         return stream
@@ -364,17 +420,24 @@ class MuxConnection(asyncio.Protocol):
 
     def acknowledge(self, stream_id: int, n: int) -> None:
         if n:
-            with contextlib.suppress(TunnelError):
-                self.conn.acknowledge_received(stream_id, n)
-            self.flush_soon()
+            conn = self.conn
+            try:
+                conn.acknowledge_received(stream_id, n)
+            except TunnelError:
+                return
+            if conn.has_output and not self._flush_pending:
+                self.flush_soon()  # WINDOW_UPDATEs (most reads queue none)
 
     def forget(self, stream_id: int) -> None:
         self._streams.pop(stream_id, None)
         self._close_if_drained()
 
     async def writable(self) -> None:
-        if not self._can_write.is_set():
-            await self._can_write.wait()
+        """Wait while the transport's write buffer is above its high-water mark."""
+        if self._paused and self._transport is not None:
+            waiter = self._loop.create_future()
+            self._drain_waiters.append(waiter)
+            await waiter
 
     def flush_soon(self) -> None:
         if not self._flush_pending:
@@ -386,8 +449,14 @@ class MuxConnection(asyncio.Protocol):
     def _flush(self) -> None:
         self._flush_pending = False
         buffers = self.conn.buffers_to_send()
-        if buffers and self._transport is not None:
-            self._transport.writelines(buffers)
+        transport = self._transport
+        if buffers and transport is not None:
+            if len(buffers) == 1:
+                transport.write(buffers[0])
+            elif sum(map(len, buffers)) <= JOIN_LIMIT:
+                transport.write(b"".join(buffers))
+            else:
+                transport.writelines(buffers)
 
     def _close_if_drained(self) -> None:
         if self.conn.is_drained and self._transport is not None:
@@ -407,22 +476,22 @@ class MuxConnection(asyncio.Protocol):
             elif kind is WindowUpdated:
                 if event.stream_id == 0:
                     for stream in streams.values():
-                        stream._writable.set()
+                        stream._wake_writer()
                 else:
                     stream = streams.get(event.stream_id)
                     if stream is not None:
-                        stream._writable.set()
+                        stream._wake_writer()
             elif kind is StreamEnded:
                 stream = streams.get(event.stream_id)
                 if stream is not None:
                     stream._end()
             elif kind is ResponseHead:
                 stream = streams.get(event.stream_id)
-                if stream is not None:
+                if stream is not None and stream._head is None:
+                    stream._head = event.meta
                     if event.end_stream:
-                        stream._end()
-                    if stream._head is not None and not stream._head.done():
-                        stream._head.set_result(event.meta)
+                        stream._ended = True
+                    stream._wake_reader()
             elif kind is StreamOpened:
                 self._start_stream(event)
             elif kind is StreamReset or kind is StreamRejected:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import itertools
 import logging
 import secrets
 from pathlib import Path
+
+from prometheus_client import Counter
 
 from ramparts.aio.http1 import Http1Channel, PeerClosed
 from ramparts.config.snapshot import Snapshot
 from ramparts.edge.metrics import EdgeMetrics
 from ramparts.edge.service import Health
 from ramparts.http1 import (
+    HOP_BY_HOP,
     ConnectionClosed,
     Data,
     EndOfMessage,
@@ -28,8 +32,8 @@ from ramparts.http1 import (
     ServerConnection,
     TargetForm,
     error_response,
-    remove_hop_by_hop,
 )
+from ramparts.http1.framing import connection_options
 from ramparts.pki.tls import server_context
 from ramparts.serving import bind_tcp, bound_address
 from ramparts.tunnel.edge.registry import TunnelRegistry
@@ -51,6 +55,11 @@ IDLE_TIMEOUT = 75.0  # keep-alive connections idle longer are closed
 MAX_CONNECTIONS = 10_000  # client connections per edge; beyond this new ones are refused
 REQUEST_ID_HEADER = b"x-request-id"
 FORWARDED_DROP = frozenset({b"host", b"cf-connecting-ip", b"x-forwarded-proto"})
+_REPLACED = FORWARDED_DROP | {b"x-forwarded-for"}  # client values the edge sets itself
+_NOT_FORWARDED = HOP_BY_HOP | _REPLACED
+JOIN_LIMIT = 64 * 1024  # response pieces up to this size go out as one write (one TLS record)
+_RID_PREFIX = secrets.token_hex(4)  # request ids: unique per process prefix + a counter
+_rid_counter = itertools.count(1)
 
 Channel = Http1Channel[ServerConnection]
 
@@ -82,6 +91,7 @@ class HttpsIngress:
         self._connections: set[Channel] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
+        self._counters: dict[int, Counter] = {}  # requests by status class, labelled once
         self._address = ""
 
     @property
@@ -131,13 +141,15 @@ class HttpsIngress:
         return channel
 
     async def _serve(self, channel: Channel) -> None:
+        loop = asyncio.get_running_loop()
         await asyncio.sleep(0)  # connection_made runs before the first read
         first = True
         try:
             while not self._draining or first:
                 timeout = self._head_timeout if first else self._idle_timeout
                 try:
-                    event = await asyncio.wait_for(channel.next_event(), timeout)
+                    # A deadline, not a wait_for: no task per request.
+                    event = await channel.next_event(loop.time() + timeout)
                 except TimeoutError:
                     return
                 if type(event) is EndOfMessage:
@@ -162,7 +174,7 @@ class HttpsIngress:
         """Serve one request; False when the connection must end afterwards."""
         snapshot = self._snapshot
         assert snapshot is not None
-        request_id = secrets.token_hex(8)
+        request_id = f"{_RID_PREFIX}{next(_rid_counter):08x}"
         host = _host_of(request)
         path = _path_of(request)
         if path == b"/cdn-cgi/health":
@@ -229,17 +241,28 @@ class HttpsIngress:
             )
         headers = list(head.headers)
         headers.append((REQUEST_ID_HEADER, rid.encode()))
-        channel.write(h1.send_response(head.status, headers))
+        response_head = h1.send_response(head.status, headers)
         self._count(head.status)
         if head.status == 101 and h1.switched:
+            channel.write(response_head)
             channel.switch_to_raw()
             await _splice_raw(channel, stream)
             return False
         try:
-            while chunk := await stream.read():
-                channel.write(h1.send_data(chunk))
+            # The body that came with the head goes out with it: a small response is one
+            # write (one TLS record, one send) instead of one per piece.
+            parts: list[bytes | bytearray | memoryview] = [response_head]
+            while chunk := stream.read_nowait():
+                parts.append(h1.send_data(chunk))
+            if chunk is not None:  # b"": the stream ended
+                parts.append(h1.send_end())
+            _write_parts(channel, parts)
+            if chunk is None:
                 await channel.drain()
-            channel.write(h1.send_end())
+                while chunk := await stream.read():
+                    channel.write(h1.send_data(chunk))
+                    await channel.drain()
+                channel.write(h1.send_end())
         except StreamError:
             channel.abort()  # the response cannot be completed: the client must see a cut
             if upload is not None:
@@ -311,7 +334,20 @@ class HttpsIngress:
         return keep and not h1.switched
 
     def _count(self, status: int) -> None:
-        self._metrics.requests.labels(SERVICE, f"{status // 100}xx").inc()
+        kind = status // 100
+        counter = self._counters.get(kind)
+        if counter is None:
+            counter = self._counters[kind] = self._metrics.requests.labels(SERVICE, f"{kind}xx")
+        counter.inc()
+
+
+def _write_parts(channel: Channel, parts: list[bytes | bytearray | memoryview]) -> None:
+    if len(parts) == 1:
+        channel.write(parts[0])
+    elif sum(map(len, parts)) <= JOIN_LIMIT:
+        channel.write(b"".join(parts))
+    else:
+        channel.writelines(parts)
 
 
 MAX_DISCARD = 1024 * 1024  # request body bytes read and dropped to keep a connection usable
@@ -403,17 +439,24 @@ def _forward_headers(
     request: Request, client_ip: str, request_id: str
 ) -> tuple[tuple[bytes, bytes], ...]:
     """End-to-end headers plus the forwarding headers origins expect (client values for
-    CF-Connecting-IP and X-Forwarded-Proto are replaced, X-Forwarded-For is appended to)."""
+    CF-Connecting-IP and X-Forwarded-Proto are replaced, X-Forwarded-For is appended to).
+    Hop-by-hop fields (and those named in Connection, and Proxy-*) are dropped except on an
+    upgrade, whose Connection/Upgrade the origin needs."""
+    raw = request.raw_headers
+    lowered = request.headers  # the same fields in the same order, names in lower case
     if request.upgrade is not None:
-        kept = [(n, v) for n, v in request.raw_headers if n.lower() not in FORWARDED_DROP]
-        base = [(n, v) for n, v in kept if n.lower() not in (b"x-forwarded-for",)]
+        base = [raw[i] for i, (n, _) in enumerate(lowered) if n not in _REPLACED]
     else:
+        drop = _NOT_FORWARDED
+        named = [v for n, v in lowered if n == b"connection"]
+        if named:
+            drop = drop | connection_options(b",".join(named))
         base = [
-            (n, v)
-            for n, v in remove_hop_by_hop(request.raw_headers)
-            if n.lower() not in FORWARDED_DROP and n.lower() != b"x-forwarded-for"
+            raw[i]
+            for i, (n, _) in enumerate(lowered)
+            if n not in drop and not n.startswith(b"proxy-")
         ]
-    prior = [v for n, v in request.headers if n == b"x-forwarded-for"]
+    prior = [v for n, v in lowered if n == b"x-forwarded-for"]
     forwarded_for = b", ".join([*prior, client_ip.encode()])
     base.extend(
         [

@@ -115,6 +115,11 @@ class TunnelConnection(FrameDecoder):
         out.clear()
         return data
 
+    @property
+    def has_output(self) -> bool:
+        """Bytes are queued (a driver need not schedule a flush otherwise)."""
+        return bool(self._out)
+
     def buffers_to_send(self) -> list[bytes | memoryview]:
         """Queued bytes as a list for ``writelines`` (no join copy); the queue is emptied."""
         out = self._out
