@@ -33,6 +33,7 @@ from ramparts.store.repositories import dns_queries
 log = logging.getLogger(__name__)
 
 QNAME_LOG_MAX = 253
+MAX_LATENCY_US = 2**31 - 1  # the column is a 32-bit integer
 RETENTION_INTERVAL = 600.0
 """Seconds between retention purges."""
 RETRY_DELAY = 1.0
@@ -45,7 +46,7 @@ MAX_FRAME = 64 * 1024 * 1024
 @functools.lru_cache(maxsize=512)
 def _type_text(qtype: int) -> str:
     try:
-        return dns.rdatatype.to_text(qtype)  # type: ignore[arg-type]
+        return dns.rdatatype.to_text(qtype)[:16]  # type: ignore[arg-type]
     except ValueError:
         return f"TYPE{qtype}"
 
@@ -53,7 +54,7 @@ def _type_text(qtype: int) -> str:
 @functools.lru_cache(maxsize=64)
 def _rcode_text(rcode: int) -> str:
     try:
-        return dns.rcode.to_text(rcode)  # type: ignore[arg-type]
+        return dns.rcode.to_text(rcode)[:12]  # type: ignore[arg-type]
     except ValueError:
         return str(rcode)
 
@@ -79,9 +80,10 @@ def _aware(at: float) -> dt.datetime:
 
 
 def _row(r: Sequence[Any], edge: str, time_text: Callable[[float], Any]) -> tuple[Any, ...]:
-    """A ``QueryRecord``-shaped tuple as a row in ``dns_queries.ROW_COLUMNS`` order."""
-    at, protocol, src_ip, loc_id, loc_name, qname, qtype, decision, rule_id, rule_name = r[:10]
-    upstream, rcode, cached, latency_us = r[10:14]
+    """A ``QueryRecord``-shaped tuple as a row in ``dns_queries.ROW_COLUMNS`` order, text cut
+    to the column sizes (PostgreSQL refuses longer values, and one row would fail a batch)."""
+    at, protocol, src_ip, loc_id, loc_name, qname, qtype, decision, rule_id, rule_name, *rest = r
+    upstream, rcode, cached, latency_us = rest
     return (
         time_text(at),
         edge,
@@ -90,14 +92,14 @@ def _row(r: Sequence[Any], edge: str, time_text: Callable[[float], Any]) -> tupl
         protocol,
         src_ip[:45],
         qname[:QNAME_LOG_MAX],
-        _type_text(qtype)[:16],
+        _type_text(qtype),
         decision,
         rule_id[:64],
         rule_name[:64],
-        upstream[:64],
-        _rcode_text(rcode)[:12],
-        bool(cached),
-        min(int(latency_us), 2**31 - 1),
+        upstream[:64],  # an ad-hoc upstream is named by its (possibly long) address
+        _rcode_text(rcode),
+        cached,
+        latency_us if latency_us < MAX_LATENCY_US else MAX_LATENCY_US,
     )
 
 
