@@ -16,6 +16,7 @@ from types import MappingProxyType
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from ramparts.config.access import AccessConfig, build_access, empty_access
 from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
 from ramparts.config.gateway import DEFAULT_CACHE, GatewayConfig, build_gateway, empty_gateway
 from ramparts.store import Database, StoreUnavailable
@@ -66,6 +67,7 @@ class Snapshot:
     # public hostname (exact or "*.suffix") -> tunnel id
     tunnel_hostnames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     dns: DnsConfig = field(default_factory=empty_dns)
+    access: AccessConfig = field(default_factory=empty_access)
 
     def tunnel(self, tunnel_id: str) -> TunnelEntry | None:
         return self.tunnels.get(tunnel_id)
@@ -134,6 +136,7 @@ def _read(session: Session, version: int) -> Snapshot:
             for r in routes
         ),
         dns=build_dns_config(session),
+        access=build_access(session),
         gateway=build_gateway(session, DEFAULT_CACHE),
         tunnel_hostnames=MappingProxyType(
             {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}

@@ -3,6 +3,7 @@
 Each capability's module is imported here so that ``Base.metadata`` knows every table.
 """
 
+from ramparts.store.models.access import AccessApplication, AccessPolicy
 from ramparts.store.models.base import NAME_MAX, Base, new_id, utcnow
 from ramparts.store.models.core import (
     ApiToken,
@@ -22,6 +23,15 @@ from ramparts.store.models.dns import (
     DnsSettings,
     DnsUpstream,
 )
+from ramparts.store.models.identity import (
+    AccessSigningKey,
+    IdentityGroup,
+    IdentityGroupMember,
+    IdentityProvider,
+    IdentityUser,
+    OtpChallenge,
+    ServiceToken,
+)
 from ramparts.store.models.policy import (
     GatewayList,
     GatewayListContent,
@@ -37,6 +47,9 @@ from ramparts.store.models.tunnel import (
 
 __all__ = [
     "NAME_MAX",
+    "AccessApplication",
+    "AccessPolicy",
+    "AccessSigningKey",
     "ApiToken",
     "AuditEvent",
     "Base",
@@ -52,7 +65,13 @@ __all__ = [
     "GatewayListUpload",
     "GatewayListUploadPart",
     "GatewayPolicy",
+    "IdentityGroup",
+    "IdentityGroupMember",
+    "IdentityProvider",
+    "IdentityUser",
+    "OtpChallenge",
     "Route",
+    "ServiceToken",
     "Team",
     "Tunnel",
     "TunnelConfiguration",
