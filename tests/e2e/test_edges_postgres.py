@@ -39,6 +39,10 @@ def _edge(
         "--data-dir", str(data_dir),
         "--https-port", str(free_port()),
         "--metrics-port", str(free_port()),
+        "--tunnel-port", str(free_port()),
+        "--dns-port", str(free_port()),
+        "--dot-port", str(free_port()),
+        "--doh-port", str(free_port()),
         # A long poll: convergence has to come from LISTEN/NOTIFY, not from polling.
         "--poll-interval", "60",
     ]  # fmt: skip
