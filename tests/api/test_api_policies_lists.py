@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ramparts.api.list_refresh import ListRefreshRunner
 from ramparts.config.gateway import DEFAULT_CACHE, GatewayCache, build_gateway
@@ -390,3 +392,49 @@ def test_a_new_format_reparses_the_cached_download(
     again = api.client.post(f"{L}/mixed/refresh", headers=api.auth).json()
     assert again["entries"] == 2 and again["last_refresh_status"] == "unchanged"
     assert len(list_server.gets) == 2, "the second GET was conditional (304)"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+_BODIES = st.one_of(
+    _JSON,
+    st.fixed_dictionaries(
+        {
+            "name": st.sampled_from(["f", "f.x", "$f", ""]),
+            "kind": st.sampled_from(["domain", "ip", "url", "email", "x"]),
+        },
+        optional={
+            "entries": st.lists(st.text(max_size=30), max_size=5),
+            "url": st.text(max_size=30),
+            "refresh": _JSON,
+            "format": st.text(max_size=8),
+        },
+    ),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=_BODIES,
+    text=st.binary(max_size=300),
+    fmt=st.sampled_from(["auto", "plain", "hosts", "adblock", "x"]),
+)
+def test_random_list_bodies_never_fail_with_5xx(api: Api, body: Any, text: bytes, fmt: str) -> None:
+    created = api.client.post(L, json=body, headers=api.auth)
+    assert created.status_code in (201, 409, 422), created.text
+    if created.status_code == 201:
+        name = created.json()["name"]
+        put = api.client.put(
+            f"{L}/{name}/entries?format={fmt}",
+            content=text,
+            headers={**api.auth, "Content-Type": "text/plain"},
+        )
+        assert put.status_code in (200, 409, 422), put.text
+        assert api.client.delete(f"{L}/{name}", headers=api.auth).status_code == 204
