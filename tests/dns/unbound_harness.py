@@ -7,7 +7,10 @@ Also loaded by path from tests/e2e and bench/ (it is not in a package).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -47,6 +50,17 @@ def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
                     continue
             return port
     raise RuntimeError("no free port")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started us dies (Linux
+    PR_SET_PDEATHSIG), so a killed test run leaves no unbound behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def unbound_binary() -> str:
@@ -121,6 +135,7 @@ class Unbound:
             [unbound_binary(), "-d", "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=(self.directory / "stderr.log").open("wb"),
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         query = dns.message.make_query("www.example.test", "A")
