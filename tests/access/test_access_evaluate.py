@@ -154,7 +154,9 @@ def test_validate_policy_checks_require_and_exclude_too() -> None:
         validate_policy(Action.BYPASS, (parse_rule("everyone"),), (parse_rule("group=x"),), ())
     assert info.value.field == "require.0"
     with pytest.raises(RuleError) as info:
-        validate_policy(Action.ALLOW, (parse_rule("everyone"),), (), (parse_rule("any_service_token"),))
+        validate_policy(
+            Action.ALLOW, (parse_rule("everyone"),), (), (parse_rule("any_service_token"),)
+        )
     assert info.value.field == "exclude.0"
 
 
@@ -351,4 +353,6 @@ def test_evaluate_matches_the_reference(policies, identity, ip, groups, token) -
     a = app(*policies)
     result = evaluate(a, s)
     assert result.verdict is _reference(a.policies, s)
-    assert result.granted == (result.verdict in (Verdict.ALLOW, Verdict.BYPASS, Verdict.SERVICE_AUTH))
+    assert result.granted == (
+        result.verdict in (Verdict.ALLOW, Verdict.BYPASS, Verdict.SERVICE_AUTH)
+    )

@@ -70,8 +70,13 @@ def test_apps_policies_tokens_idps_build_a_snapshot(db: Database) -> None:
             s, app, name="staff", action="allow", include=["idp=okta"], require=[], exclude=[]
         )
         access_apps.create_policy(
-            s, app, name="ci", action="service_auth", include=["service_token=ci"],
-            require=[], exclude=[],
+            s,
+            app,
+            name="ci",
+            action="service_auth",
+            include=["service_token=ci"],
+            require=[],
+            exclude=[],
         )
         access_apps.create_policy(
             s, admin, name="bad", action="bypass", include=["group=x"], require=[], exclude=[]

@@ -130,7 +130,7 @@ def test_rs256_header_with_a_foreign_key_is_refused() -> None:
 
 def test_unknown_and_missing_kid_are_refused() -> None:
     token = app_token()
-    header, body, sig = token.split(".")
+    _header, body, sig = token.split(".")
     for hdr in ({"alg": "RS256"}, {"alg": "RS256", "kid": "nope"}, {"alg": "RS256", "kid": 5}):
         with pytest.raises(TokenError):
             check(".".join([b64(json.dumps(hdr).encode()), body, sig]))
@@ -237,7 +237,9 @@ def test_jwks_has_public_members_only() -> None:
     assert set(key) == {"kid", "kty", "alg", "use", "n", "e"}
     public = jwt.PyJWK(key).key
     token = app_token()
-    assert jwt.decode(token, public, algorithms=["RS256"], audience=AUD, options={"verify_exp": False})
+    assert jwt.decode(
+        token, public, algorithms=["RS256"], audience=AUD, options={"verify_exp": False}
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -115,9 +115,7 @@ def rule_matches(rule: Rule, subject: Subject) -> bool:
         return bool(at and local) and domain == rule.value
     if selector is Selector.GROUP:
         return rule.value in subject.groups
-    if selector is Selector.IDP:
-        return identity.idp_id == rule.value
-    return False  # an unknown selector never grants anything
+    return identity.idp_id == rule.value  # Selector.IDP, the last one
 
 
 def parse_client_ip(text: str) -> IpAddress | None:

@@ -146,6 +146,17 @@ class AccessConfig:
             dot = host.find(".", dot + 1)
         return None
 
+    def serves_host(self, host: str) -> bool:
+        """True when some application (any path) covers ``host``."""
+        if host in self._by_host:
+            return True
+        dot = host.find(".")
+        while dot != -1:
+            if "*" + host[dot:] in self._by_host:
+                return True
+            dot = host.find(".", dot + 1)
+        return False
+
     def app_by_aud(self, aud: str) -> AccessApp | None:
         return self._by_aud.get(aud)
 
@@ -156,6 +167,13 @@ class AccessConfig:
         if app is None or not app.allowed_idps:
             return self.idps
         return tuple(i for i in self.idps if i.id in app.allowed_idps)
+
+
+def host_matches(domain: str, host: str) -> bool:
+    """``host`` is ``domain``, or one label or more under a ``*.`` wildcard ``domain``."""
+    if domain.startswith("*."):
+        return host.endswith(domain[1:]) and len(host) > len(domain) - 1
+    return host == domain
 
 
 def _covering(apps: tuple[AccessApp, ...] | None, path: str) -> AccessApp | None:
