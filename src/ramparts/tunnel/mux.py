@@ -86,6 +86,7 @@ class MuxStream:
         "_ended",
         "_error",
         "_head",
+        "_local_ended",
         "_mux",
         "_reader",
         "_writer",
@@ -98,7 +99,8 @@ class MuxStream:
         self.meta = meta
         self._mux = mux
         self._chunks: deque[bytes] = deque()
-        self._ended = False
+        self._ended = False  # the peer half-closed
+        self._local_ended = False  # this side half-closed
         self._error: StreamError | None = None
         self._head: ResponseMeta | None = None
         # Futures of the task waiting to read (or for the response head) and of the task
@@ -196,6 +198,9 @@ class MuxStream:
         except TunnelError:
             return
         self._mux.flush_soon()
+        self._local_ended = True
+        if self._ended:
+            self._mux.forget(self.id)
 
     def reset(self, code: ErrorCode = ErrorCode.CANCEL) -> None:
         if self._error is None:
@@ -223,6 +228,10 @@ class MuxStream:
         except TunnelError as exc:
             raise StreamError(ErrorCode.STREAM_CLOSED, str(exc)) from None
         self._mux.flush_soon()
+        if end_stream:
+            self._local_ended = True
+            if self._ended:
+                self._mux.forget(self.id)
 
     def reject(self, code: ErrorCode, reason: str = "") -> None:
         """Connector: the stream could not be opened (no rule, origin down…)."""
@@ -244,6 +253,8 @@ class MuxStream:
     def _end(self) -> None:
         self._ended = True
         self._wake_reader()
+        if self._local_ended:  # both ways ended: the connection holds it no longer
+            self._mux.forget(self.id)
 
     def _fail(self, error: StreamError) -> None:
         if self._error is None:
@@ -383,6 +394,7 @@ class MuxConnection(asyncio.Protocol):
         """Edge: open a stream; raises TunnelError when the connection cannot take one."""
         stream_id = self.conn.open_stream(meta, end_stream=end_stream)
         stream = MuxStream(self, stream_id, meta)
+        stream._local_ended = end_stream
         self._streams[stream_id] = stream
         self.flush_soon()
         return stream
@@ -490,8 +502,9 @@ class MuxConnection(asyncio.Protocol):
                 if stream is not None and stream._head is None:
                     stream._head = event.meta
                     if event.end_stream:
-                        stream._ended = True
-                    stream._wake_reader()
+                        stream._end()
+                    else:
+                        stream._wake_reader()
             elif kind is StreamOpened:
                 self._start_stream(event)
             elif kind is StreamReset or kind is StreamRejected:
