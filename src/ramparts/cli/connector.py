@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
-from rich.markup import escape
 
 from ramparts.cli.connector_run import run_command
 from ramparts.cli.output import console, fail, print_fields, print_json, print_table
@@ -74,10 +73,10 @@ def validate(config_path: Path | None, as_json: bool) -> None:
         [
             (
                 rule.number,
-                escape(rule.hostname or "*"),
-                escape(rule.path or ""),
-                escape(str(rule.service)),
-                escape(" ".join(describe_changes(rule.origin_request, rules.defaults))),
+                rule.hostname or "*",
+                rule.path or "",
+                str(rule.service),
+                " ".join(describe_changes(rule.origin_request, rules.defaults)),
             )
             for rule in rules
         ],
@@ -102,10 +101,10 @@ def rule(url: str, config_path: Path | None, as_json: bool) -> None:
     defaults = rules.defaults
     print_fields(
         [
-            ("hostname", escape(matched.hostname or "*")),
-            ("path", escape(matched.path or "(any)")),
-            ("service", escape(str(matched.service))),
-            ("originRequest", escape(" ".join(describe_changes(matched.origin_request, defaults)))),
+            ("hostname", matched.hostname or "*"),
+            ("path", matched.path or "(any)"),
+            ("service", str(matched.service)),
+            ("originRequest", " ".join(describe_changes(matched.origin_request, defaults))),
         ]
     )
 

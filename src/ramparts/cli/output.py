@@ -16,7 +16,9 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3  # the API or the database cannot be reached
 
-console = Console()
+# A pipe or a file gets whole lines (scripts grep them); a terminal gets its own width.
+PIPE_WIDTH = 1000
+console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 class CliError(click.ClickException):
