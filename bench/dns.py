@@ -1,6 +1,6 @@
 """DNS resolver throughput: dnsperf against unbound and against Ramparts, same query file.
 
-    .venv/bin/python bench/dns.py [--seconds 8] [--names 1000] [--workers N] [--no-log]
+    .venv/bin/python bench/dns.py [--seconds 4] [--names 1000] [--workers N] [--no-log]
 
 Anchor: unbound (Debian package), one thread, answering its own local data (the same names
 Ramparts forwards to it), i.e. cached answers. Ours: the edge's resolver (the UDP listener,
@@ -11,7 +11,7 @@ of the query file warms it), the query log on (batched into SQLite). Measured wi
 process, then with ``--workers`` processes sharing the port (SO_REUSEPORT, as
 ``ramparts up --dns-workers N``), then the p99 latency of one worker at half its peak load.
 
-Loopback only; bounded in time (about 6 x --seconds plus start-up).
+Loopback only; bounded in time (about 9 x --seconds plus start-up: under a minute).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ DNSPERF_CLIENTS = 8  # UDP sockets dnsperf spreads queries over (SO_REUSEPORT ha
 DNSPERF_OUTSTANDING = 200
 BLOCKLIST_SIZE = 100_000
 NAME_RULES = 300
+ROUNDS = 2
 
 
 def _load_unbound_harness() -> ModuleType:
@@ -252,7 +253,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="duration of each run")
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each run")
     parser.add_argument("--names", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--no-log", action="store_true", help="query log off (not the default)")
@@ -274,16 +275,23 @@ def main() -> None:
         db = Database(log_db)
         db.migrate()
         db.dispose()
+    load_before = os.getloadavg()[0]
     try:
         dnsperf(unbound.port, queries, args.seconds, passes=1)  # warm unbound's cache
-        anchor, _, _ = dnsperf(unbound.port, queries, args.seconds)
+        anchor = 0.0
         results: dict[int, float] = {}
+        latencies: list[float] = []
         for count in sorted({1, args.workers}):
             port = _free_port()
             workers = Workers(count, port, unbound.port, log_db)
             try:
                 dnsperf(port, queries, args.seconds, passes=2)  # warm every worker's cache
-                results[count], _, _ = dnsperf(port, queries, args.seconds)
+                # Best of ROUNDS, alternating with the anchor: on a shared machine other
+                # processes take the CPU now and then; the best run is the code's figure.
+                for _ in range(ROUNDS):
+                    anchor = max(anchor, dnsperf(unbound.port, queries, args.seconds)[0])
+                    best = dnsperf(port, queries, args.seconds)[0]
+                    results[count] = max(results.get(count, 0.0), best)
                 if count == 1:
                     half = max(1000, int(results[1] / 2))
                     _, latencies, _ = dnsperf(
@@ -302,7 +310,8 @@ def main() -> None:
     print(
         f"queries: {len(query_lines)} names (A/AAAA, 10% block-listed), dnsperf -c "
         f"{DNSPERF_CLIENTS} -q {DNSPERF_OUTSTANDING}, {args.seconds:.0f} s per run, "
-        f"{os.cpu_count()} cores, query log {log_state}"
+        f"{os.cpu_count()} cores, query log {log_state}, best of {ROUNDS} runs, "
+        f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     )
     print(f"unbound 1 thread, cached           : {anchor:>9,.0f} q/s")
     print(
