@@ -9,7 +9,9 @@ from ramparts.api import errors
 from ramparts.api.context import ControlPlane
 from ramparts.api.limits import BodySizeLimit
 from ramparts.api.routers import audit, status, tokens, tunnels
+from ramparts.api.routers.access import router as access_router
 from ramparts.api.routers.dns import router as dns_router
+from ramparts.api.routers.identity import router as identity_router
 from ramparts.api.routers.lists import router as lists_router
 from ramparts.api.routers.policies import router as policies_router
 
@@ -31,5 +33,7 @@ def create_app(control_plane: ControlPlane) -> FastAPI:
     app.include_router(dns_router, prefix=API_PREFIX)
     app.include_router(policies_router, prefix=API_PREFIX)
     app.include_router(lists_router, prefix=API_PREFIX)
+    app.include_router(access_router, prefix=API_PREFIX)
+    app.include_router(identity_router, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit)
     return app
