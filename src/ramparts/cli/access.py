@@ -81,3 +81,13 @@ def ssh_(hostname: str, edge: str | None, ca_cert: Path | None) -> None:
         asyncio.run(stdio_bridge(_target(hostname, edge, ca_cert)))
     except CarrierError as exc:
         fail(str(exc))
+
+
+def _add_admin_commands() -> None:
+    from ramparts.cli.access_admin import COMMANDS
+
+    for command in COMMANDS:
+        access.add_command(command)
+
+
+_add_admin_commands()
