@@ -265,3 +265,28 @@ def test_fuzz_structured_garbage(payload: dict, header: dict) -> None:
     token = raw_token(header, payload, b"x" * 256)
     with pytest.raises(TokenError):
         check(token)
+
+
+def test_verified_token_cache_keeps_every_check() -> None:
+    from ramparts.identity.tokens import VerifiedTokens
+
+    cache = VerifiedTokens(size=2)
+    token = app_token()
+    assert cache.verify(token, RING0, type=TokenType.APP, issuer=ISS, audience=AUD, now=NOW)
+    again = cache.verify(token, RING0, type=TokenType.APP, issuer=ISS, audience=AUD, now=NOW)
+    assert again.identity == ALICE
+    with pytest.raises(TokenError):  # same token, other audience: not served from the cache
+        cache.verify(token, RING0, type=TokenType.APP, issuer=ISS, audience="b" * 64, now=NOW)
+    with pytest.raises(TokenError):
+        cache.verify(token, RING0, type=TokenType.TEAM, issuer=ISS, audience=AUD, now=NOW)
+    with pytest.raises(TokenError, match="expired"):
+        cache.verify(
+            token, RING0, type=TokenType.APP, issuer=ISS, audience=AUD,
+            now=NOW + dt.timedelta(hours=2),
+        )  # fmt: skip
+    other_ring = ring(1)  # a new snapshot without key 0: the cached success is forgotten
+    with pytest.raises(TokenError, match="unknown key"):
+        cache.verify(token, other_ring, type=TokenType.APP, issuer=ISS, audience=AUD, now=NOW)
+    for garbage in ("a.b.c", "x" * 20, "eyJhbGciOiJub25lIn0.e30."):
+        with pytest.raises(TokenError):
+            cache.verify(garbage, RING0, type=TokenType.APP, issuer=ISS, audience=AUD, now=NOW)

@@ -37,7 +37,7 @@ from ramparts.config.access import AccessApp, AccessConfig
 from ramparts.config.snapshot import Snapshot
 from ramparts.identity import service_tokens
 from ramparts.identity.errors import TokenError
-from ramparts.identity.tokens import Identity, TokenType, VerifiedToken, issue, verify
+from ramparts.identity.tokens import Identity, TokenType, VerifiedToken, VerifiedTokens, issue
 
 ASSERTION_HEADER = b"cf-access-jwt-assertion"
 TOKEN_HEADER = b"cf-access-token"  # an app token presented by CLI tools instead of a cookie
@@ -93,6 +93,7 @@ class AccessGate:
         self.urls = urls or PublicUrls()
         self._clock = clock
         self._service_jwts: dict[tuple[str, str, str], tuple[str, dt.datetime]] = {}
+        self._verified = VerifiedTokens()
 
     def check(
         self,
@@ -149,7 +150,7 @@ class AccessGate:
         candidates = cookie_values(cookies, SESSION_COOKIE)
         if presented:
             candidates.insert(0, presented)
-        session = _first_valid(candidates, access, app, issuer, now)
+        session = self._first_valid(candidates, access, app, issuer, now)
         identity = session[1].identity if session is not None else None
         groups: frozenset[str] = frozenset()
         if identity is not None:
@@ -195,6 +196,26 @@ class AccessGate:
             body,
         )
 
+    def _first_valid(
+        self,
+        candidates: list[str],
+        access: AccessConfig,
+        app: AccessApp,
+        issuer: str,
+        now: dt.datetime,
+    ) -> tuple[str, VerifiedToken] | None:
+        for token in candidates:
+            try:
+                verified = self._verified.verify(
+                    token, access.keys, type=TokenType.APP, issuer=issuer, audience=app.aud, now=now
+                )
+            except TokenError:
+                continue
+            if verified.identity is None or revoked(access, verified):
+                continue
+            return token, verified
+        return None
+
     def _service_jwt(
         self,
         access: AccessConfig,
@@ -222,22 +243,6 @@ class AccessGate:
             self._service_jwts.clear()
         self._service_jwts[key] = (token, now + SERVICE_TOKEN_LIFETIME / 2)
         return token
-
-
-def _first_valid(
-    candidates: list[str], access: AccessConfig, app: AccessApp, issuer: str, now: dt.datetime
-) -> tuple[str, VerifiedToken] | None:
-    for token in candidates:
-        try:
-            verified = verify(
-                token, access.keys, type=TokenType.APP, issuer=issuer, audience=app.aud, now=now
-            )
-        except TokenError:
-            continue
-        if verified.identity is None or revoked(access, verified):
-            continue
-        return token, verified
-    return None
 
 
 def revoked(access: AccessConfig, token: VerifiedToken) -> bool:

@@ -8,8 +8,10 @@ from the caller and fails closed: any doubt is a :class:`TokenError`.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,6 +26,7 @@ CLOCK_LEEWAY = dt.timedelta(seconds=60)  # clocks of edges and origins may diffe
 MAX_TOKEN_CHARS = 8192  # far above our tokens (~1 KiB); refuse to parse more
 MAX_GROUPS = 256  # group names carried in a token (cookies must stay under ~4 KiB)
 MAX_CLAIM_CHARS = 320  # one email or name (RFC 5321 paths are 256; a bit of room)
+VERIFIED_CACHE_SIZE = 4096  # verified tokens remembered per gate (about 1 KiB each)
 
 
 class TokenType(enum.StrEnum):
@@ -122,10 +125,7 @@ def verify(
     """Check signature (RS256 only, key by ``kid``), ``type``, ``iss``, ``aud``, times."""
     if not token or len(token) > MAX_TOKEN_CHARS:
         raise TokenError("missing or oversized token")
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise TokenError(f"malformed token: {exc}") from None
+    header = _header(token)
     if header.get("alg") != ALGORITHM:
         raise TokenError("token algorithm is not RS256")
     kid = header.get("kid")
@@ -161,6 +161,56 @@ def verify(
         common_name=_str(claims, "common_name"),
         extra=MappingProxyType(claims),
     )
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The JOSE header, read cheaply (the library checks the whole token again afterwards)."""
+    segment = token.split(".", 1)[0]
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("malformed token header") from None
+    if not isinstance(header, dict):
+        raise TokenError("malformed token header")
+    return header
+
+
+class VerifiedTokens:
+    """Tokens already verified against one key ring, so that a session cookie sent with every
+    request is checked once: later requests cost a lookup and a look at the clock. Only
+    successes are kept (garbage cannot evict them); a new ring (every snapshot) starts over."""
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self._size = size
+        self._ring: KeyRing | None = None
+        self._entries: dict[tuple[str, TokenType, str, str], VerifiedToken] = {}
+
+    def verify(
+        self,
+        token: str,
+        ring: KeyRing,
+        *,
+        type: TokenType,
+        issuer: str,
+        audience: str,
+        now: dt.datetime,
+    ) -> VerifiedToken:
+        if ring is not self._ring:
+            self._entries.clear()
+            self._ring = ring
+        key = (token, type, issuer, audience)
+        hit = self._entries.get(key)
+        if hit is not None:
+            if hit.issued_at - CLOCK_LEEWAY <= now < hit.expires_at + CLOCK_LEEWAY:
+                return hit
+            del self._entries[key]
+            raise TokenError("token expired")
+        verified = verify(token, ring, type=type, issuer=issuer, audience=audience, now=now)
+        if len(self._entries) >= self._size:
+            self._entries.clear()
+        self._entries[key] = verified
+        return verified
 
 
 def _times(claims: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
