@@ -24,8 +24,8 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from harness.net import free_port, wait_for_port
+from ramparts.access.front import AccessFront
 from ramparts.access.gate import AccessGate
-from ramparts.access.http import PublicUrls
 from ramparts.access.login_store import DatabaseLoginStore
 from ramparts.access.middleware import AccessMiddleware
 from ramparts.access.team_app import TeamApp
@@ -234,20 +234,16 @@ async def start_stack(tmp: Path) -> tuple[Stack, list[Any]]:
     stack.refresh()
     stack.smtp_port = smtp_port  # type: ignore[attr-defined]
     port = free_port()
-    urls = PublicUrls("https", port)
     stack.port = port
-    stack.gate = AccessGate(urls, clock=clock)
-    stack.team_app = TeamApp(
-        snapshot=stack.current, store=DatabaseLoginStore(db), urls=urls, clock=clock
-    )
+    front = AccessFront(store=DatabaseLoginStore(db), clock=clock)
+    front.start(port)
+    stack.gate, stack.team_app = front.gate, front.team_app
 
     async def origin_app(scope: Any, receive: Any, send: Any) -> None:
         await recording_origin(scope, receive, send, stack.origin)
 
-    front = AccessMiddleware(
-        origin_app, gate=stack.gate, team_app=stack.team_app, snapshot=stack.current
-    )
-    server = AsgiServer("access-test", front, "127.0.0.1", port, certfile=cert, keyfile=key)
+    front_app = AccessMiddleware(origin_app, front=front, snapshot=stack.current)
+    server = AsgiServer("access-test", front_app, "127.0.0.1", port, certfile=cert, keyfile=key)
     await server.start()
     stack.ca_context = ssl.create_default_context(cadata=ca.cert_pem.decode())
     await asyncio.to_thread(wait_for_port, "127.0.0.1", oidc_port, 30)

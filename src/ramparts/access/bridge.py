@@ -6,7 +6,7 @@ Team pages take small forms and answer small pages, so both bodies are buffered 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -38,6 +38,7 @@ async def call_asgi(
     client_ip: str,
     server: tuple[str, int] = ("", 443),
     scheme: str = "https",
+    extra_scope: Mapping[str, Any] | None = None,
 ) -> AsgiResponse:
     """Run ``app`` on one request. ``target`` is the origin-form request target (path and
     query); ``headers`` must include ``host``."""
@@ -57,6 +58,7 @@ async def call_asgi(
         "headers": [(k.lower(), v) for k, v in headers],
         "client": (client_ip, 0),
         "server": server,
+        **(extra_scope or {}),
     }
     response = AsgiResponse()
     chunks: list[bytes] = []

@@ -1,65 +1,79 @@
-"""The Access gate in front of any ASGI app: the reference wiring of :class:`AccessGate`
-and the team pages (what the edge's HTTPS listener does with its own HTTP/1.1 stack)."""
+"""The Access front in front of any ASGI app, doing exactly what the edge's HTTPS listener
+does with :class:`AccessFront` (check, then forward / respond / buffer and ask the team
+pages). Tests drive whole login flows through it; it can also protect local ASGI apps."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ramparts.access.gate import AccessGate, Forward, Respond, ServeTeamApp
+from ramparts.access.front import MAX_TEAM_BODY, AccessFront
+from ramparts.access.gate import Forward, Respond, ServeTeamApp
 from ramparts.config.snapshot import Snapshot
 
 
 class AccessMiddleware:
     def __init__(
-        self,
-        origin: ASGIApp,
-        *,
-        gate: AccessGate,
-        team_app: ASGIApp,
-        snapshot: Callable[[], Snapshot],
+        self, origin: ASGIApp, *, front: AccessFront, snapshot: Callable[[], Snapshot]
     ) -> None:
         self._origin = origin
-        self._gate = gate
-        self._team = team_app
+        self._front = front
         self._snapshot = snapshot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._origin(scope, receive, send)
             return
+        snapshot = self._snapshot()  # the request keeps this snapshot to the end
         headers: list[tuple[bytes, bytes]] = list(scope["headers"])
-        host = b""
-        for key, value in headers:
-            if key == b"host":
-                host = value
-                break
+        host = next((v for k, v in headers if k == b"host"), b"")
         hostname = host.decode("latin-1").rsplit(":", 1)[0].strip("[]").lower()
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        client = scope.get("client") or ("", 0)
-        decision = self._gate.check(
-            hostname,
-            target.decode("latin-1"),
-            scope["method"],
-            headers,
-            str(client[0]),
-            self._snapshot(),
+        client = str((scope.get("client") or ("", 0))[0])
+        method = scope["method"]
+        decision = self._front.check(
+            hostname, target.decode("latin-1"), method, headers, client, snapshot
         )
-        if isinstance(decision, ServeTeamApp):
-            await self._team(scope, receive, send)
-        elif isinstance(decision, Respond):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": decision.status,
-                    "headers": list(decision.headers),
-                }
-            )
-            await send({"type": "http.response.body", "body": decision.body})
-        else:
-            assert isinstance(decision, Forward)
+        if isinstance(decision, Forward):
             kept = [(k, v) for k, v in headers if k.lower() not in decision.remove_headers]
-            await self._origin({**scope, "headers": [*kept, *decision.add_headers]}, receive, send)
+            forwarded = {**scope, "headers": [*kept, *decision.add_headers]}
+            await self._origin(forwarded, receive, send)
+            return
+        if isinstance(decision, ServeTeamApp):
+            body = await _read_body(receive)
+            if body is None:
+                await _answer(send, 413, [(b"content-type", b"text/plain")], b"too large\n")
+                return
+            reply = await self._front.team_page(
+                snapshot=snapshot,
+                method=method,
+                target=target,
+                headers=headers,
+                body=body,
+                client_ip=client,
+            )
+            await _answer(send, reply.status, reply.headers, reply.body)
+            return
+        assert isinstance(decision, Respond)
+        await _answer(send, decision.status, list(decision.headers), decision.body)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    body = bytearray()
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            return bytes(body)
+        body += message.get("body", b"")
+        if len(body) > MAX_TEAM_BODY:
+            return None
+        if not message.get("more_body", False):
+            return bytes(body)
+
+
+async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -57,6 +57,7 @@ OIDC_LIFETIME = dt.timedelta(minutes=10)  # time at the identity provider
 TRANSFER_LIFETIME = dt.timedelta(seconds=60)  # team domain -> application hand-over
 LOGOUT_LIFETIME = dt.timedelta(seconds=60)
 CSRF_LIFETIME = 86400
+SNAPSHOT_SCOPE_KEY = "ramparts.snapshot"  # ASGI scope entry: the request's snapshot
 LOGIN_AUD = "ramparts:login"
 OIDC_AUD = "ramparts:oidc"
 LOGOUT_AUD = "ramparts:logout"
@@ -127,7 +128,9 @@ class TeamApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        snap = self._snapshot()
+        # The listener passes the snapshot its request started with; else the current one.
+        given = scope.get(SNAPSHOT_SCOPE_KEY)
+        snap = given if isinstance(given, Snapshot) else self._snapshot()
         host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]").lower()
         try:
             response = await self._route(request, snap, host)
