@@ -47,3 +47,17 @@ def remove_hop_by_hop(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[byte
         for key, value in headers
         if (lowered := key.lower()) not in drop and not lowered.startswith(b"proxy-")
     ]
+
+
+def end_to_end_fields(
+    raw: Sequence[tuple[bytes, bytes]], lowered: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``remove_hop_by_hop(raw)`` for a parsed message: ``lowered`` is the same field list
+    with lower-case names (its ``headers``), so no name is lowered again."""
+    named = [value for key, value in lowered if key == b"connection"]
+    drop = HOP_BY_HOP | connection_options(b",".join(named)) if named else HOP_BY_HOP
+    return [
+        raw[i]
+        for i, (key, _) in enumerate(lowered)
+        if key not in drop and not key.startswith(b"proxy-")
+    ]

@@ -24,8 +24,8 @@ from ramparts.http1 import (
     InformationalResponse,
     RemoteProtocolError,
     Response,
-    remove_hop_by_hop,
 )
+from ramparts.http1.headers import end_to_end_fields
 from ramparts.tunnel.connector.origin_request import OriginRequest
 from ramparts.tunnel.connector.services import HttpService, UnixService
 from ramparts.tunnel.mux import MuxStream, StreamError
@@ -72,22 +72,26 @@ class HttpOrigins:
         service: HttpService | UnixService,
         settings: OriginRequest,
     ) -> None:
-        upgrade = _is_upgrade(meta)
+        host = settings.http_host_header or meta.host
+        headers, upgrade, has_length = _request_headers(meta, host)
         # An upgrade request has no body: its stream stays open for the bytes after the 101.
         has_body = not stream.remote_ended and not upgrade
-        host = settings.http_host_header or meta.host
-        headers = _request_headers(meta, host, has_body, settings)
+        if has_body and not has_length:
+            headers.append((b"transfer-encoding", b"chunked"))
         target = (service.path.rstrip("/") if isinstance(service, HttpService) else "") + (
             meta.path or "/"
         )
         method = meta.method.encode("ascii")
         key = _key(service, settings, meta.host)
         for attempt in (1, 2):
-            try:
-                channel, reused = await self._checkout(service, settings, key)
-            except OriginError as exc:
-                stream.reject(exc.code, str(exc))
-                return
+            channel = self._idle_channel(key, settings)
+            reused = channel is not None
+            if channel is None:
+                try:
+                    channel = await self._connect(service, settings, key)
+                except OriginError as exc:
+                    stream.reject(exc.code, str(exc))
+                    return
             try:
                 h1 = channel.h1
                 head = h1.send_request(method, target.encode("latin-1"), headers)
@@ -123,7 +127,11 @@ class HttpOrigins:
         settings: OriginRequest,
     ) -> None:
         switched = channel.h1.switched
-        headers = response.raw_headers if switched else remove_hop_by_hop(response.raw_headers)
+        headers = (
+            response.raw_headers
+            if switched
+            else end_to_end_fields(response.raw_headers, response.headers)
+        )
         try:
             stream.respond(ResponseMeta(status=response.status, headers=tuple(headers)))
             if switched:
@@ -152,17 +160,18 @@ class HttpOrigins:
         else:
             channel.close()
 
-    async def _checkout(
-        self, service: HttpService | UnixService, settings: OriginRequest, key: OriginKey
-    ) -> tuple[OriginChannel, bool]:
+    def _idle_channel(self, key: OriginKey, settings: OriginRequest) -> OriginChannel | None:
+        """A pooled keep-alive connection to the origin that is still usable, or None."""
         pool = self._idle.get(key)
+        if not pool:
+            return None
         now = time.monotonic()
         while pool:
             idle = pool.pop()
             if now - idle.since < settings.keep_alive_timeout and not idle.channel.is_closing:
-                return idle.channel, True
+                return idle.channel
             idle.channel.close()
-        return await self._connect(service, settings, key), False
+        return None
 
     def _checkin(self, key: OriginKey, channel: OriginChannel, settings: OriginRequest) -> None:
         pool = self._idle.setdefault(key, [])
@@ -245,30 +254,25 @@ def _key(
     )
 
 
-def _is_upgrade(meta: HttpRequestMeta) -> bool:
-    for name, value in meta.headers:
-        if name.lower() == b"connection" and b"upgrade" in value.lower():
-            return True
-    return False
-
-
 def _request_headers(
-    meta: HttpRequestMeta, host: str, has_body: bool, settings: OriginRequest
-) -> list[tuple[bytes, bytes]]:
+    meta: HttpRequestMeta, host: str
+) -> tuple[list[tuple[bytes, bytes]], bool, bool]:
+    """The request's fields for the origin (Host set to ``host``), whether it asks for an
+    upgrade (Connection: upgrade), and whether it has a Content-Length."""
     headers: list[tuple[bytes, bytes]] = [
         (b"host", host.encode("idna") if not host.isascii() else host.encode())
     ]
-    has_length = False
+    upgrade = has_length = False
     for name, value in meta.headers:
         lowered = name.lower()
         if lowered == b"host":
             continue
         if lowered == b"content-length":
             has_length = True
+        elif lowered == b"connection" and b"upgrade" in value.lower():
+            upgrade = True
         headers.append((name, value))
-    if has_body and not has_length:
-        headers.append((b"transfer-encoding", b"chunked"))
-    return headers
+    return headers, upgrade, has_length
 
 
 async def _final_response(channel: OriginChannel) -> Response:

@@ -74,6 +74,8 @@ class TunnelConnection(FrameDecoder):
             raise TunnelUsageError(f"max_data_frame must be in [1, {MAX_FRAME_PAYLOAD}]")
         super().__init__(role, (settings or Settings()).checked())
         self._max_data_frame = max_data_frame
+        # The header of the last DATA frame queued and its stream (a FIN may join it).
+        self._open_data: tuple[bytes, int] | None = None
 
     # -- state -------------------------------------------------------------------------
 
@@ -235,22 +237,35 @@ class TunnelConnection(FrameDecoder):
         out = self._out
         fin = FLAG_FIN if end_stream else 0
         if n:
-            if type(data) is not bytes:
-                data = bytes(data)
+            if type(data) is not bytes and not (
+                type(data) is memoryview and type(data.obj) is bytes and data.c_contiguous
+            ):
+                data = bytes(data)  # the caller may change a mutable buffer after this call
             stream.send_window -= n
             window.send -= n
             limit = self._max_data_frame
             if n <= limit:
-                out += (HEADER.pack(_DATA, fin, stream_id, n), data)
+                header = HEADER.pack(_DATA, fin, stream_id, n)
+                out += (header, data)
             else:
                 view = memoryview(data)
                 for start in range(0, n, limit):
                     chunk = view[start : start + limit]
                     flags = fin if start + limit >= n else 0
-                    out += (HEADER.pack(_DATA, flags, stream_id, len(chunk)), chunk)
+                    header = HEADER.pack(_DATA, flags, stream_id, len(chunk))
+                    out += (header, chunk)
+            if not end_stream:
+                self._open_data = (header, stream_id)
         elif end_stream:
-            out.append(HEADER.pack(_DATA, fin, stream_id, 0))
+            last = self._open_data
+            if last is not None and last[1] == stream_id and len(out) >= 2 and out[-2] is last[0]:
+                # The stream's last DATA frame is still queued: it carries the FIN instead of
+                # an empty frame of its own.
+                out[-2] = HEADER.pack(_DATA, fin, stream_id, len(out[-1]))
+            else:
+                out.append(HEADER.pack(_DATA, fin, stream_id, 0))
         if end_stream:
+            self._open_data = None
             self._close_local(stream)
 
     def end_stream(self, stream_id: int) -> None:
