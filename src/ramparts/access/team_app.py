@@ -16,22 +16,28 @@ import hmac
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import jwt
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from ramparts.access import pages
 from ramparts.access.evaluate import Subject, Verdict, evaluate, parse_client_ip
-from ramparts.access.gate import revoked, team_issuer
+from ramparts.access.forms import (
+    Flow,
+    PageError,
+    csrf_token,
+    html_page,
+    read_form,
+    redirect,
+    request_cookies,
+)
+from ramparts.access.gate import revoked
 from ramparts.access.http import (
     ACCESS_PREFIX,
-    CSRF_COOKIE,
     NONCE_COOKIE,
     OIDC_COOKIE,
     SESSION_COOKIE,
@@ -42,59 +48,25 @@ from ramparts.access.http import (
     set_cookie,
 )
 from ramparts.access.login_store import LoginStore
+from ramparts.access.sessions import SessionTokens
 from ramparts.config.access import AccessApp, AccessConfig, IdpEntry, host_matches
 from ramparts.config.snapshot import Snapshot
 from ramparts.identity import oidc
 from ramparts.identity.errors import IdpError, TokenError
 from ramparts.identity.mailer import Mail, MailQueue
 from ramparts.identity.otp import OtpOutcome
-from ramparts.identity.tokens import Identity, TokenType, VerifiedToken, issue, verify
+from ramparts.identity.tokens import Identity, TokenType, issue, verify
 
-FORM_MAX_BYTES = 16 * 1024  # our forms carry a few hundred bytes
-FORM_MAX_FIELDS = 16
-FLOW_LIFETIME = dt.timedelta(minutes=15)  # a login page may stay open this long
 OIDC_LIFETIME = dt.timedelta(minutes=10)  # time at the identity provider
 TRANSFER_LIFETIME = dt.timedelta(seconds=60)  # team domain -> application hand-over
 LOGOUT_LIFETIME = dt.timedelta(seconds=60)
-CSRF_LIFETIME = 86400
 SNAPSHOT_SCOPE_KEY = "ramparts.snapshot"  # ASGI scope entry: the request's snapshot
-LOGIN_AUD = "ramparts:login"
 OIDC_AUD = "ramparts:oidc"
 LOGOUT_AUD = "ramparts:logout"
 EMAIL_MAX = 254
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 Clock = Callable[[], dt.datetime]
-
-
-class PageError(Exception):
-    """Ends a request with an error page."""
-
-    def __init__(self, status: int, title: str, text: str) -> None:
-        super().__init__(text)
-        self.status, self.title, self.text = status, title, text
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    """Where a login goes when it is done: an application (AUD, host, path, nonce), or the
-    launcher (empty AUD)."""
-
-    aud: str = ""
-    host: str = ""
-    path: str = "/"
-    nonce: str = ""
-
-    def claims(self) -> dict[str, str]:
-        return {"aud": self.aud, "host": self.host, "path": self.path, "nonce": self.nonce}
-
-    @classmethod
-    def from_claims(cls, value: Any) -> Flow:
-        if not isinstance(value, Mapping) or not all(
-            isinstance(value.get(k), str) for k in ("aud", "host", "path", "nonce")
-        ):
-            raise PageError(400, "Login expired", "This login page is too old. Start again.")
-        return cls(value["aud"], value["host"], safe_return_path(value["path"]), value["nonce"])
 
 
 class TeamApp:
@@ -112,12 +84,22 @@ class TeamApp:
     ) -> None:
         self._snapshot = snapshot
         self._store = store
-        self.urls = urls or PublicUrls()
+        self._urls = urls or PublicUrls()
         self._own_http = http is None
         self._http = http or httpx.AsyncClient()
         self._oidc = oidc.OidcClient(self._http)
         self.mailer = mailer or MailQueue()
         self._clock = clock
+        self.tokens = SessionTokens(self.urls, clock)
+
+    @property
+    def urls(self) -> PublicUrls:
+        return self._urls
+
+    @urls.setter
+    def urls(self, value: PublicUrls) -> None:
+        self._urls = value
+        self.tokens.urls = value
 
     async def aclose(self) -> None:
         await self.mailer.stop()
@@ -135,7 +117,7 @@ class TeamApp:
         try:
             response = await self._route(request, snap, host)
         except PageError as exc:
-            response = _html(exc.status, pages.message(exc.title, exc.text))
+            response = html_page(exc.status, pages.message(exc.title, exc.text))
         await response(scope, receive, send)
 
     async def _route(self, request: Request, snap: Snapshot, host: str) -> Response:
@@ -186,7 +168,7 @@ class TeamApp:
             flow = Flow(app.aud, host, safe_return_path(params.get("redirect_url")), nonce)
         elif rest:
             raise PageError(404, "Not found", "There is nothing here.")
-        identity = self._team_session(request, snap)
+        identity = self.tokens.team_session(request, snap)
         if identity is not None:
             return self._finish(request, snap, identity, flow)
         return self._login_page(request, snap, flow, app)
@@ -194,21 +176,23 @@ class TeamApp:
     def _login_page(
         self, request: Request, snap: Snapshot, flow: Flow, app: AccessApp | None, error: str = ""
     ) -> Response:
-        csrf, new_cookie = self._csrf(request)
+        csrf, new_cookie = csrf_token(request, secure=self.urls.secure)
         buttons = [pages.IdpButton(i.id, i.name, i.type) for i in snap.access.idps_for(app)]
         body = pages.login(
             snap.team_name,
             app.name if app else None,
             buttons,
-            self._flow_token(snap, flow),
+            self.tokens.flow_token(snap, flow),
             csrf,
             error,
         )
-        return _html(200 if not error else 400, body, cookies=[new_cookie] if new_cookie else [])
+        return html_page(
+            200 if not error else 400, body, cookies=[new_cookie] if new_cookie else []
+        )
 
     async def _oidc_start(self, request: Request, snap: Snapshot, idp_id: str) -> Response:
-        form = await self._form(request, snap.team_domain)
-        flow = self._read_flow(snap, form)
+        form = await read_form(request, origin=self.urls.origin(snap.team_domain))
+        flow = self.tokens.read_flow(snap, form)
         idp = self._idp_for(snap, flow, idp_id, "oidc")
         assert idp.oidc is not None
         now = self._clock()
@@ -218,7 +202,7 @@ class TeamApp:
             raise PageError(502, "Sign-in unavailable", f"{idp.name}: {exc}") from None
         verifier, challenge = oidc.pkce_pair()
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        cookie = self._sign(
+        cookie = self.tokens.sign(
             snap,
             OIDC_AUD,
             OIDC_LIFETIME,
@@ -230,19 +214,21 @@ class TeamApp:
         url = oidc.authorization_url(
             meta,
             idp.oidc,
-            redirect_uri=self._callback_url(snap),
+            redirect_uri=self.tokens.callback_url(snap),
             state=state,
             nonce=nonce,
             code_challenge=challenge,
         )
         max_age = int(OIDC_LIFETIME.total_seconds())
-        return _redirect(
+        return redirect(
             url, [set_cookie(OIDC_COOKIE, cookie, max_age=max_age, secure=self.urls.secure)]
         )
 
     async def _oidc_callback(self, request: Request, snap: Snapshot) -> Response:
         params = request.query_params
-        stored = self._verified_state(snap, cookie_values(_cookies(request), OIDC_COOKIE), OIDC_AUD)
+        stored = self.tokens.verified_state(
+            snap, cookie_values(request_cookies(request), OIDC_COOKIE), OIDC_AUD
+        )
         if stored is None:
             raise PageError(
                 400, "Login expired", "This sign-in took too long or was not started here."
@@ -269,7 +255,7 @@ class TeamApp:
             login = await self._oidc.login(
                 idp.oidc,
                 code=params.get("code", ""),
-                redirect_uri=self._callback_url(snap),
+                redirect_uri=self.tokens.callback_url(snap),
                 verifier=data["verifier"],
                 nonce=data["nonce"],
                 now=self._clock(),
@@ -283,14 +269,14 @@ class TeamApp:
             identity,
             flow,
             cookies=[
-                self._team_cookie(snap, identity),
+                self.tokens.team_cookie(snap, identity),
                 clear_cookie(OIDC_COOKIE, secure=self.urls.secure),
             ],
         )
 
     async def _otp_start(self, request: Request, snap: Snapshot, idp_id: str) -> Response:
-        form = await self._form(request, snap.team_domain)
-        flow = self._read_flow(snap, form)
+        form = await read_form(request, origin=self.urls.origin(snap.team_domain))
+        flow = self.tokens.read_flow(snap, form)
         idp = self._idp_for(snap, flow, idp_id, "otp")
         email = form.get("email", "").strip().lower()
         if "@" not in email or len(email) > EMAIL_MAX or any(c.isspace() for c in email):
@@ -310,27 +296,29 @@ class TeamApp:
                 )
             )
         csrf = form["csrf"]
-        return _html(
+        return html_page(
             200,
-            pages.otp_code(idp.id, email, started.challenge_id, self._flow_token(snap, flow), csrf),
+            pages.otp_code(
+                idp.id, email, started.challenge_id, self.tokens.flow_token(snap, flow), csrf
+            ),
         )
 
     async def _otp_verify(self, request: Request, snap: Snapshot, idp_id: str) -> Response:
-        form = await self._form(request, snap.team_domain)
-        flow = self._read_flow(snap, form)
+        form = await read_form(request, origin=self.urls.origin(snap.team_domain))
+        flow = self.tokens.read_flow(snap, form)
         idp = self._idp_for(snap, flow, idp_id, "otp")
         challenge = form.get("challenge", "")[:128]
         outcome, email = await self._store.otp_verify(
             challenge_id=challenge, idp_id=idp.id, code=form.get("code", ""), now=self._clock()
         )
         if outcome is OtpOutcome.WRONG:
-            return _html(
+            return html_page(
                 401,
                 pages.otp_code(
                     idp.id,
                     email,
                     challenge,
-                    self._flow_token(snap, flow),
+                    self.tokens.flow_token(snap, flow),
                     form["csrf"],
                     "That code is not right.",
                 ),
@@ -345,7 +333,7 @@ class TeamApp:
             raise PageError(status, "Sign-in failed", text)
         identity = await self._identity(snap, email, "", idp, ())
         return self._finish(
-            request, snap, identity, flow, cookies=[self._team_cookie(snap, identity)]
+            request, snap, identity, flow, cookies=[self.tokens.team_cookie(snap, identity)]
         )
 
     def _finish(
@@ -360,14 +348,14 @@ class TeamApp:
         if its policies let this user in now."""
         cookies = cookies or []
         if not flow.aud:
-            return _redirect("/", cookies)
+            return redirect("/", cookies)
         access = snap.access
         app = access.app_by_aud(flow.aud)
         if app is None or not host_matches(app.domain, flow.host):
             raise PageError(404, "Unknown application", "This application no longer exists.")
         verdict = evaluate(app, self._subject(access, identity, request)).verdict
         if verdict not in (Verdict.ALLOW, Verdict.BYPASS):
-            return _html(
+            return html_page(
                 403,
                 pages.message(
                     "Access denied",
@@ -379,7 +367,7 @@ class TeamApp:
         token = issue(
             access.keys,
             type=TokenType.TRANSFER,
-            issuer=self._issuer(snap),
+            issuer=self.tokens.issuer(snap),
             audience=app.aud,
             now=self._clock(),
             lifetime=TRANSFER_LIFETIME,
@@ -389,7 +377,7 @@ class TeamApp:
         url = (
             f"{self.urls.origin(flow.host)}{ACCESS_PREFIX}authorized?{urlencode({'token': token})}"
         )
-        return _redirect(url, cookies)
+        return redirect(url, cookies)
 
     # -- application hosts -------------------------------------------------------------------
 
@@ -413,7 +401,7 @@ class TeamApp:
                 token,
                 access.keys,
                 type=TokenType.TRANSFER,
-                issuer=self._issuer(snap),
+                issuer=self.tokens.issuer(snap),
                 audience=app.aud,
                 now=now,
             )
@@ -423,7 +411,7 @@ class TeamApp:
             ) from None
         path = safe_return_path(str(handed.extra.get("path", "/")))
         nonce = handed.extra.get("nonce")
-        nonces = cookie_values(_cookies(request), NONCE_COOKIE)
+        nonces = cookie_values(request_cookies(request), NONCE_COOKIE)
         if (
             handed.identity is None
             or revoked(access, handed)
@@ -439,7 +427,7 @@ class TeamApp:
         session = issue(
             access.keys,
             type=TokenType.APP,
-            issuer=self._issuer(snap),
+            issuer=self.tokens.issuer(snap),
             audience=app.aud,
             now=now,
             lifetime=app.session_duration,
@@ -452,22 +440,24 @@ class TeamApp:
             secure=self.urls.secure,
             same_site=app.same_site,
         )
-        return _redirect(path, [cookie, clear_cookie(NONCE_COOKIE, secure=self.urls.secure)])
+        return redirect(path, [cookie, clear_cookie(NONCE_COOKIE, secure=self.urls.secure)])
 
     async def _app_logout(self, request: Request, snap: Snapshot, host: str) -> Response:
         if request.method != "POST":
-            csrf, new_cookie = self._csrf(request)
-            return _html(200, pages.logout(csrf), cookies=[new_cookie] if new_cookie else [])
-        await self._form(request, host)
-        session = self._app_session(request, snap, host)
+            csrf, new_cookie = csrf_token(request, secure=self.urls.secure)
+            return html_page(200, pages.logout(csrf), cookies=[new_cookie] if new_cookie else [])
+        await read_form(request, origin=self.urls.origin(host))
+        session = self.tokens.app_session(request, snap, host)
         target = f"{self.urls.origin(snap.team_domain)}{ACCESS_PREFIX}logout"
         if session is not None and session.identity is not None:
-            token = self._sign(snap, LOGOUT_AUD, LOGOUT_LIFETIME, {"who": session.identity.sub})
+            token = self.tokens.sign(
+                snap, LOGOUT_AUD, LOGOUT_LIFETIME, {"who": session.identity.sub}
+            )
             target += "?" + urlencode({"token": token})
-        return _redirect(target, [clear_cookie(SESSION_COOKIE, secure=self.urls.secure)])
+        return redirect(target, [clear_cookie(SESSION_COOKIE, secure=self.urls.secure)])
 
     def _get_identity(self, request: Request, snap: Snapshot, host: str) -> Response:
-        session = self._app_session(request, snap, host)
+        session = self.tokens.app_session(request, snap, host)
         if session is None or session.identity is None:
             return JSONResponse({"error": "not signed in"}, status_code=401)
         who = session.identity
@@ -485,9 +475,9 @@ class TeamApp:
     # -- team domain: launcher and logout ------------------------------------------------------
 
     def _launcher(self, request: Request, snap: Snapshot) -> Response:
-        identity = self._team_session(request, snap)
+        identity = self.tokens.team_session(request, snap)
         if identity is None:
-            return _redirect(f"{ACCESS_PREFIX}login", [])
+            return redirect(f"{ACCESS_PREFIX}login", [])
         access = snap.access
         subject = self._subject(access, identity, request)
         entries = [
@@ -497,8 +487,8 @@ class TeamApp:
             and not app.domain.startswith("*.")
             and evaluate(app, subject).verdict in (Verdict.ALLOW, Verdict.BYPASS)
         ]
-        csrf, new_cookie = self._csrf(request)
-        return _html(
+        csrf, new_cookie = csrf_token(request, secure=self.urls.secure)
+        return html_page(
             200,
             pages.launcher(snap.team_name, identity.email, entries, csrf),
             cookies=[new_cookie] if new_cookie else [],
@@ -508,117 +498,20 @@ class TeamApp:
         clear = clear_cookie(SESSION_COOKIE, secure=self.urls.secure)
         login = f"{ACCESS_PREFIX}login"
         if request.method == "POST":
-            await self._form(request, host)
-            return _redirect(login, [clear])
-        handed = self._verified_state(snap, [request.query_params.get("token", "")], LOGOUT_AUD)
-        current = self._team_session(request, snap)
+            await read_form(request, origin=self.urls.origin(host))
+            return redirect(login, [clear])
+        handed = self.tokens.verified_state(
+            snap, [request.query_params.get("token", "")], LOGOUT_AUD
+        )
+        current = self.tokens.team_session(request, snap)
         if handed is not None and (current is None or handed.extra.get("who") == current.sub):
-            return _redirect(login, [clear])
+            return redirect(login, [clear])
         if current is None:
-            return _redirect(login, [])
-        csrf, new_cookie = self._csrf(request)
-        return _html(200, pages.logout(csrf), cookies=[new_cookie] if new_cookie else [])
+            return redirect(login, [])
+        csrf, new_cookie = csrf_token(request, secure=self.urls.secure)
+        return html_page(200, pages.logout(csrf), cookies=[new_cookie] if new_cookie else [])
 
     # -- sessions, tokens, forms -------------------------------------------------------------
-
-    def _issuer(self, snap: Snapshot) -> str:
-        return team_issuer(self.urls, snap.team_domain)
-
-    def _callback_url(self, snap: Snapshot) -> str:
-        return f"{self.urls.origin(snap.team_domain)}{ACCESS_PREFIX}callback"
-
-    def _team_session(self, request: Request, snap: Snapshot) -> Identity | None:
-        for token in cookie_values(_cookies(request), SESSION_COOKIE):
-            try:
-                verified = verify(
-                    token,
-                    snap.access.keys,
-                    type=TokenType.TEAM,
-                    issuer=self._issuer(snap),
-                    audience=snap.team_domain,
-                    now=self._clock(),
-                )
-            except TokenError:
-                continue
-            if verified.identity is not None and not revoked(snap.access, verified):
-                return verified.identity
-        return None
-
-    def _app_session(self, request: Request, snap: Snapshot, host: str) -> VerifiedToken | None:
-        for token in cookie_values(_cookies(request), SESSION_COOKIE):
-            try:
-                unverified = jwt.decode(token, options={"verify_signature": False}).get("aud")
-            except jwt.PyJWTError:
-                continue
-            aud = unverified[0] if isinstance(unverified, list) and unverified else None
-            app = snap.access.app_by_aud(aud) if isinstance(aud, str) else None
-            if app is None or not host_matches(app.domain, host):
-                continue
-            try:
-                return verify(
-                    token,
-                    snap.access.keys,
-                    type=TokenType.APP,
-                    issuer=self._issuer(snap),
-                    audience=app.aud,
-                    now=self._clock(),
-                )
-            except TokenError:
-                continue
-        return None
-
-    def _team_cookie(self, snap: Snapshot, identity: Identity) -> str:
-        lifetime = snap.access.team_session
-        token = issue(
-            snap.access.keys,
-            type=TokenType.TEAM,
-            issuer=self._issuer(snap),
-            audience=snap.team_domain,
-            now=self._clock(),
-            lifetime=lifetime,
-            identity=identity,
-        )
-        return set_cookie(
-            SESSION_COOKIE, token, max_age=int(lifetime.total_seconds()), secure=self.urls.secure
-        )
-
-    def _sign(self, snap: Snapshot, aud: str, lifetime: dt.timedelta, extra: dict[str, Any]) -> str:
-        try:
-            return issue(
-                snap.access.keys,
-                type=TokenType.STATE,
-                issuer=self._issuer(snap),
-                audience=aud,
-                now=self._clock(),
-                lifetime=lifetime,
-                extra=extra,
-            )
-        except TokenError as exc:
-            raise PageError(503, "Access is not set up", str(exc)) from None
-
-    def _verified_state(self, snap: Snapshot, tokens: list[str], aud: str) -> VerifiedToken | None:
-        for token in tokens:
-            try:
-                return verify(
-                    token,
-                    snap.access.keys,
-                    type=TokenType.STATE,
-                    issuer=self._issuer(snap),
-                    audience=aud,
-                    now=self._clock(),
-                )
-            except TokenError:
-                continue
-        return None
-
-    def _flow_token(self, snap: Snapshot, flow: Flow) -> str:
-        return self._sign(snap, LOGIN_AUD, FLOW_LIFETIME, {"flow": flow.claims()})
-
-    def _read_flow(self, snap: Snapshot, form: Mapping[str, str]) -> Flow:
-        state = self._verified_state(snap, [form.get("flow", "")], LOGIN_AUD)
-        if state is None:
-            raise PageError(400, "Login expired", "This login page is too old. Start again.")
-        return Flow.from_claims(state.extra.get("flow"))
 
     def _idp_for(self, snap: Snapshot, flow: Flow, idp_id: str, kind: str) -> IdpEntry:
         app = snap.access.app_by_aud(flow.aud) if flow.aud else None
@@ -652,60 +545,3 @@ class TeamApp:
             dict.fromkeys([*idp_groups, *sorted(snap.access.group_members.get(email, ()))])
         )
         return Identity(user_id, email, idp.id, idp.type, name, groups)
-
-    def _csrf(self, request: Request) -> tuple[str, str | None]:
-        """The browser's CSRF token, and a Set-Cookie value when it needs a new one."""
-        existing = cookie_values(_cookies(request), CSRF_COOKIE)
-        if existing and len(existing[0]) >= 32:
-            return existing[0], None
-        token = secrets.token_urlsafe(32)
-        return token, set_cookie(
-            CSRF_COOKIE, token, max_age=CSRF_LIFETIME, secure=self.urls.secure, same_site="strict"
-        )
-
-    async def _form(self, request: Request, host: str) -> dict[str, str]:
-        """A urlencoded form that passes the CSRF checks: the ``csrf`` field equals the CSRF
-        cookie, and an ``Origin`` header, when sent, is this host's own origin."""
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
-            raise PageError(415, "Bad request", "Forms are sent urlencoded.")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > FORM_MAX_BYTES:
-                raise PageError(413, "Bad request", "This form is too large.")
-        try:
-            parsed = parse_qs(
-                body.decode("utf-8"), keep_blank_values=True, max_num_fields=FORM_MAX_FIELDS
-            )
-        except (UnicodeDecodeError, ValueError):
-            raise PageError(400, "Bad request", "This form cannot be read.") from None
-        form = {k: v[0] for k, v in parsed.items()}
-        origin = request.headers.get("origin")
-        if origin is not None and origin != self.urls.origin(host):
-            raise PageError(403, "Forbidden", "This form was sent from another site.")
-        presented = form.get("csrf", "")
-        cookies = cookie_values(_cookies(request), CSRF_COOKIE)
-        if not presented or not any(
-            hmac.compare_digest(presented.encode(), c.encode()) for c in cookies
-        ):
-            raise PageError(403, "Forbidden", "This form has expired. Reload the page.")
-        return form
-
-
-def _cookies(request: Request) -> list[bytes]:
-    return [v for k, v in request.scope["headers"] if k == b"cookie"]
-
-
-def _html(status: int, body: str, cookies: list[str] | None = None) -> Response:
-    response = HTMLResponse(body, status_code=status, headers=pages.PAGE_HEADERS)
-    for cookie in cookies or []:
-        response.headers.append("set-cookie", cookie)
-    return response
-
-
-def _redirect(location: str, cookies: list[str]) -> Response:
-    response = RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
-    for cookie in cookies:
-        response.headers.append("set-cookie", cookie)
-    return response
