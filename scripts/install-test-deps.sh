@@ -13,6 +13,8 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
+# Access browser test: headless Chromium driven by Playwright (executable_path).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive
