@@ -71,6 +71,7 @@ def test_validation_names_the_field(api: Any) -> None:
     )
     cases = [
         ({"name": "b", "domain": "bad domain"}, "domain"),
+        ({"name": "b", "domain": "ACME.localhost"}, "domain"),  # the team domain
         ({"name": "b", "domain": "b.example", "path": "no-slash"}, "path"),
         ({"name": "b", "domain": "b.example", "session_seconds": 10}, "session_seconds"),
         ({"name": "b", "domain": "b.example", "allowed_idps": ["nope"]}, "allowed_idps.0"),

@@ -184,9 +184,11 @@ def _invalid(field: str, reason: str) -> ApiError:
     )
 
 
-def _app_fields(session: Any, data: dict[str, Any]) -> dict[str, Any]:
+def _app_fields(session: Any, data: dict[str, Any], team_domain: str) -> dict[str, Any]:
     if "domain" in data and data["domain"] is not None:
         data["domain"] = data["domain"].lower()
+        if data["domain"] == team_domain:
+            raise _invalid("domain", "the team domain serves the login pages, not an application")
     if "path" in data and data["path"] is not None:
         data["path"] = normalise_prefix(data["path"])
     if data.get("allowed_idps") is not None:
@@ -212,7 +214,7 @@ def _audit(session: Any, actor: str, action: str, kind: str, rid: str, **details
 @router.post("/apps", status_code=201, response_model=AppOut)
 def create_app(body: AppIn, cp: Plane, actor: AdminActor) -> AppOut:
     with cp.db.transaction() as session:
-        fields = _app_fields(session, body.model_dump())
+        fields = _app_fields(session, body.model_dump(), cp.team.domain)
         signing_keys.ensure_current(session)
         app = access_apps.create_app(session, **fields)
         _audit(session, actor.name, "access.app.create", "access_app", app.id, name=app.name)
@@ -253,7 +255,7 @@ def get_app(ref: Ref, cp: Plane, _actor: AdminActor) -> AppOut:
 @router.patch("/apps/{ref}", response_model=AppOut)
 def update_app(ref: Ref, body: AppPatch, cp: Plane, actor: AdminActor) -> AppOut:
     with cp.db.transaction() as session:
-        fields = _app_fields(session, body.model_dump(exclude_none=True))
+        fields = _app_fields(session, body.model_dump(exclude_none=True), cp.team.domain)
         app = access_apps.update_app(session, ref, **fields)
         _audit(
             session, actor.name, "access.app.update", "access_app", app.id, fields=sorted(fields)
