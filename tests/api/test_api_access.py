@@ -168,6 +168,9 @@ def test_idps_groups_users_keys(api: Any) -> None:
     assert r.status_code == 201
     r = c.patch("/api/v1/identity/idps/pin", json={"config": {"smtp_host": ""}}, headers=auth)
     assert r.status_code == 422
+    cleartext = {"smtp_host": "mail.example.com", "smtp_security": "none", "from": "a@b.c"}
+    r = c.patch("/api/v1/identity/idps/pin", json={"config": cleartext}, headers=auth)
+    assert r.status_code == 422 and "loopback" in r.json()["error"]["message"]
     r = c.patch("/api/v1/identity/idps/pin", json={"enabled": False}, headers=auth)
     assert r.status_code == 200 and r.json()["enabled"] is False
     r = c.post(

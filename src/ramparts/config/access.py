@@ -9,6 +9,7 @@ skipped and reported in ``errors``; it never stops the edge.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -351,6 +352,8 @@ def smtp_settings(config: Mapping[str, Any], password: str) -> SmtpSettings:
         raise ValueError("from must be an email address")
     if security not in ("starttls", "tls", "none"):
         raise ValueError("smtp_security must be starttls, tls or none")
+    if security == "none" and not _loopback(host):
+        raise ValueError("smtp_security none (codes in clear text) is only for a loopback relay")
     username = config.get("smtp_username", "")
     if not isinstance(username, str) or len(username) > 256:
         raise ValueError("smtp_username must be text")
@@ -362,3 +365,12 @@ def smtp_settings(config: Mapping[str, Any], password: str) -> SmtpSettings:
         username=username,
         password=password,
     )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
