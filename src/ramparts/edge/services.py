@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ramparts.access.front import AccessFront
 from ramparts.config.feed import SnapshotFeed
 from ramparts.dns.service import DnsService, DnsServiceSettings
 from ramparts.edge.metrics import EdgeMetrics
@@ -53,6 +54,7 @@ def build_services(ctx: EdgeContext) -> list[EdgeService]:
             metrics=ctx.metrics,
             registry=tunnels,
             drain_timeout=ctx.settings.drain_timeout,
+            access=AccessFront(db=ctx.db),
         ),
     ]
     services.append(_dns_service(ctx))

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from prometheus_client import Counter
 
+from ramparts.access.front import MAX_TEAM_BODY, AccessFront
+from ramparts.access.gate import Forward, Respond, ServeTeamApp
 from ramparts.aio.http1 import Http1Channel, PeerClosed
 from ramparts.config.snapshot import Snapshot
 from ramparts.edge.metrics import EdgeMetrics
@@ -79,8 +81,10 @@ class HttpsIngress:
         drain_timeout: float,
         head_timeout: float = HEAD_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        access: AccessFront | None = None,
     ) -> None:
         self._host, self._port = host, port
+        self._access = access  # identity and Access policies before anything is routed
         self._head_timeout, self._idle_timeout = head_timeout, idle_timeout
         self._ssl = server_context(certfile, keyfile, alpn=["http/1.1"])
         self._metrics = metrics
@@ -106,6 +110,8 @@ class HttpsIngress:
         self._port = int(sock.getsockname()[1])
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._accept, sock=sock, ssl=self._ssl)
+        if self._access is not None:
+            self._access.start(self._port)
         log.info("listening", extra={"service": SERVICE, "address": self._address})
 
     def apply(self, snapshot: Snapshot) -> None:
@@ -121,6 +127,8 @@ class HttpsIngress:
         for channel in list(self._connections):
             channel.abort()
         self._server = None
+        if self._access is not None:
+            await self._access.aclose()
 
     def health(self) -> Health:
         if self._server is None or not self._server.is_serving():
@@ -179,6 +187,24 @@ class HttpsIngress:
         path = _path_of(request)
         if path == b"/cdn-cgi/health":
             return await self._local(channel, request, 200, b"ok\n", "text/plain", request_id)
+        forward: Forward | None = None
+        if self._access is not None:
+            decision = self._access.check(
+                host,
+                path.decode("latin-1"),
+                request.method.decode("ascii"),
+                request.headers,
+                channel.peer,
+                snapshot,
+            )
+            if type(decision) is Respond:
+                return await self._answer(
+                    channel, request, decision.status, list(decision.headers), decision.body
+                )
+            if type(decision) is ServeTeamApp:
+                return await self._team_page(channel, request, path, snapshot)
+            assert isinstance(decision, Forward)
+            forward = decision
         tunnel_id = snapshot.tunnel_for_host(host)
         if tunnel_id is None:
             body = _page(404, "No application here", f"No tunnel or application serves {host}.")
@@ -205,7 +231,7 @@ class HttpsIngress:
                     scheme="https",
                     host=host,
                     path=path.decode("latin-1"),
-                    headers=_forward_headers(request, client_ip, request_id),
+                    headers=_forward_headers(request, client_ip, request_id, forward),
                     request_id=request_id,
                     client_ip=client_ip,
                 )
@@ -315,16 +341,29 @@ class HttpsIngress:
         body_read: bool = False,
     ) -> bool:
         """Answer from the edge itself. An unread request body ends the connection after."""
-        h1 = channel.h1
-        keep = body_read or request.content_length == 0
-        if not keep:
-            keep = await _discard_body(channel)
         headers = [
             (b"content-type", f"{content_type}; charset=utf-8".encode()),
             (b"content-length", str(len(body)).encode()),
             (b"cache-control", b"no-store"),
             (REQUEST_ID_HEADER, rid.encode()),
         ]
+        return await self._answer(channel, request, status, headers, body, body_read=body_read)
+
+    async def _answer(
+        self,
+        channel: Channel,
+        request: Request,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        *,
+        body_read: bool = False,
+    ) -> bool:
+        """A complete response from the edge (``headers`` carry the content-length)."""
+        h1 = channel.h1
+        keep = body_read or request.content_length == 0
+        if not keep:
+            keep = await _discard_body(channel)
         if not keep:
             headers.append((b"connection", b"close"))
         channel.write(h1.send_response(status, headers))
@@ -332,6 +371,35 @@ class HttpsIngress:
         channel.write(h1.send_end())
         self._count(status)
         return keep and not h1.switched
+
+    async def _team_page(
+        self, channel: Channel, request: Request, path: bytes, snapshot: Snapshot
+    ) -> bool:
+        """The team domain's pages (login, callback, logout, certs, launcher)."""
+        assert self._access is not None
+        body = await _read_body(channel, MAX_TEAM_BODY) if request.content_length != 0 else b""
+        if body is None:
+            page = _page(413, "Too large", "The form is larger than the edge accepts.")
+            headers = [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(page)).encode()),
+                (b"connection", b"close"),
+            ]
+            await self._answer(channel, request, 413, headers, page, body_read=True)
+            return False
+        reply = await self._access.team_page(
+            snapshot=snapshot,
+            method=request.method.decode("ascii"),
+            target=path,
+            headers=request.raw_headers,
+            body=body,
+            client_ip=channel.peer,
+        )
+        headers = [(n, v) for n, v in reply.headers if n.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(reply.body)).encode()))
+        return await self._answer(
+            channel, request, reply.status, headers, reply.body, body_read=True
+        )
 
     def _count(self, status: int) -> None:
         kind = status // 100
@@ -362,6 +430,23 @@ async def _discard_body(channel: Channel) -> bool:
             if seen > MAX_DISCARD:
                 return False
         return type(event) is EndOfMessage
+
+
+async def _read_body(channel: Channel, limit: int) -> bytes | None:
+    """The whole request body, or None when it is larger than ``limit``."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        event = await channel.next_event()
+        if type(event) is Data:
+            size += len(event.data)
+            if size > limit:
+                return None
+            parts.append(bytes(event.data))
+        elif type(event) is EndOfMessage:
+            return b"".join(parts)
+        else:
+            return None
 
 
 async def _relay_request_body(channel: Channel, stream: MuxStream) -> None:
@@ -436,7 +521,7 @@ def _path_of(request: Request) -> bytes:
 
 
 def _forward_headers(
-    request: Request, client_ip: str, request_id: str
+    request: Request, client_ip: str, request_id: str, access: Forward | None = None
 ) -> tuple[tuple[bytes, bytes], ...]:
     """End-to-end headers plus the forwarding headers origins expect (client values for
     CF-Connecting-IP and X-Forwarded-Proto are replaced, X-Forwarded-For is appended to).
@@ -456,6 +541,10 @@ def _forward_headers(
             for i, (n, _) in enumerate(lowered)
             if n not in drop and not n.startswith(b"proxy-")
         ]
+    if access is not None:  # identity headers only Access may set (clients' copies dropped)
+        if access.remove_headers:
+            base = [(n, v) for n, v in base if n.lower() not in access.remove_headers]
+        base.extend(access.add_headers)
     prior = [v for n, v in lowered if n == b"x-forwarded-for"]
     forwarded_for = b", ".join([*prior, client_ip.encode()])
     base.extend(
