@@ -9,6 +9,7 @@ connection is a plain byte stream: ``read_raw()`` / ``write()``.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 from typing import Generic, TypeVar, cast
 
@@ -18,6 +19,25 @@ READ_HIGH = 1024 * 1024  # unconsumed received bytes above which reading pauses
 READ_LOW = 256 * 1024
 WRITE_HIGH = 1024 * 1024
 WRITE_LOW = 256 * 1024
+READ_BUFFER_MIN = 64 * 1024
+READ_BUFFER_MAX = 512 * 1024
+"""Bounds of the read buffer shared by the buffered protocols of one thread (see
+``shared_read_buffer``): a TLS transport asks for what it has pending (up to ~256 KiB)."""
+
+_thread = threading.local()
+
+
+def shared_read_buffer(sizehint: int) -> memoryview:
+    """The read buffer of this thread's event loop, for ``BufferedProtocol.get_buffer``.
+
+    A transport fills it and calls ``buffer_updated`` right away, and the protocols that use
+    it copy what they keep before returning, so every connection of the loop can share one
+    buffer (instead of a bytes object per read; TLS transports decrypt straight into it)."""
+    buffer: memoryview | None = getattr(_thread, "read_buffer", None)
+    if buffer is None or (sizehint > len(buffer) and len(buffer) < READ_BUFFER_MAX):
+        size = min(max(sizehint, READ_BUFFER_MIN), READ_BUFFER_MAX)
+        buffer = _thread.read_buffer = memoryview(bytearray(size))
+    return buffer
 
 
 class PeerClosed(ConnectionError):
@@ -27,7 +47,7 @@ class PeerClosed(ConnectionError):
 H1 = TypeVar("H1", ServerConnection, ClientConnection)
 
 
-class Http1Channel(asyncio.Protocol, Generic[H1]):
+class Http1Channel(asyncio.BufferedProtocol, Generic[H1]):
     """One HTTP/1.1 connection: ``h1`` is a ServerConnection or a ClientConnection."""
 
     def __init__(self, h1: H1) -> None:
@@ -42,6 +62,7 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._raw: deque[bytes] | None = None
+        self._read_buffer = memoryview(b"")
         self._tls = False
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -57,11 +78,18 @@ class Http1Channel(asyncio.Protocol, Generic[H1]):
             self.peer = str(peer[0])
         self._tls = transport.get_extra_info("sslcontext") is not None
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        self._read_buffer = buffer = shared_read_buffer(sizehint)
+        return buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         if self._raw is not None:
-            self._raw.append(data)
+            self._raw.append(bytes(data))  # a copy when it is a view of the shared buffer
         else:
-            self.h1.feed(data)
+            self.h1.feed(data)  # the parser copies views
         self._buffered += len(data)
         if self._buffered > READ_HIGH and not self._paused and self.transport is not None:
             self._paused = True

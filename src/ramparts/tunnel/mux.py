@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from ramparts.aio.http1 import shared_read_buffer
 from ramparts.tunnel.protocol import (
     ConfigAcknowledged,
     ConfigPushed,
@@ -281,7 +282,7 @@ StreamHandler = Callable[[MuxStream], Awaitable[None]]
 Authenticator = Callable[["MuxConnection", RegisterRequest], RegisteredInfo | None]
 
 
-class MuxConnection(asyncio.Protocol):
+class MuxConnection(asyncio.BufferedProtocol):
     """asyncio Protocol running one TunnelConnection (edge or connector side)."""
 
     def __init__(
@@ -305,6 +306,7 @@ class MuxConnection(asyncio.Protocol):
         self._streams: dict[int, MuxStream] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._flush_pending = False
+        self._read_buffer = memoryview(b"")
         self._paused = False  # the transport's write buffer is above its high-water mark
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._pinger: asyncio.Task[None] | None = None
@@ -329,7 +331,16 @@ class MuxConnection(asyncio.Protocol):
             self.peer_address = str(peer[0])
         self._pinger = self._loop.create_task(self._keepalive(), name="tunnel-keepalive")
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # The thread's shared read buffer: a TLS transport decrypts straight into it (no bytes
+        # object per TLS record, no join); the decoder copies out only what it keeps.
+        self._read_buffer = buffer = shared_read_buffer(sizehint)
+        return buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_buffer[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         try:
             events = self.conn.receive_data(data)
         except TunnelProtocolError as exc:

@@ -134,25 +134,26 @@ class FrameDecoder(ConnectionCore):
         """Feed received bytes; returns the events they complete.
 
         Raises TunnelProtocolError on a peer violation (a GOAWAY with its code is queued and
-        the connection is closed); afterwards every call returns no events.
+        the connection is closed); afterwards every call returns no events. Nothing keeps a
+        reference to ``data``: a driver may reuse its read buffer once this returns.
         """
         events: list[Event] = []
         if self._state is _CLOSED or not data:
             return events
-        if type(data) is not bytes:
-            data = bytes(data)
         try:
-            self._receive(data, events)
+            self._receive(data if type(data) is bytes else memoryview(data), events)
         except TunnelProtocolError as exc:
             self._fail(exc)
             exc.events = events
             raise
         return events
 
-    def _receive(self, data: bytes, events: list[Event]) -> None:
+    def _receive(self, data: bytes | memoryview, events: list[Event]) -> None:
         n = len(data)
         pos = 0
-        view = memoryview(data)
+        # A view (of a buffer the driver reuses) is never kept: DATA payloads are copied out.
+        copy = type(data) is not bytes
+        view = data if copy else memoryview(data)
         while pos < n:
             remaining = self._remaining
             if remaining:  # inside the payload of a frame begun earlier
@@ -164,7 +165,8 @@ class FrameDecoder(ConnectionCore):
                 if self._ftype == _DATA:
                     stream = self._data_stream
                     if stream is not None and stream.alive:
-                        events.append(DataReceived(stream.stream_id, data[pos : pos + take]))
+                        chunk = view[pos : pos + take] if copy else data[pos : pos + take]
+                        events.append(DataReceived(stream.stream_id, bytes(chunk)))
                         if not remaining and self._fflags & _FIN:
                             self._end_remote(stream, events)
                 else:
@@ -196,7 +198,8 @@ class FrameDecoder(ConnectionCore):
                 stream = self._on_data_header(sid, length, events)
                 if n - pos >= length:
                     if stream is not None:
-                        events.append(DataReceived(sid, data[pos : pos + length]))
+                        chunk = view[pos : pos + length] if copy else data[pos : pos + length]
+                        events.append(DataReceived(sid, bytes(chunk)))
                         if flags & _FIN:
                             self._end_remote(stream, events)
                     pos += length
