@@ -19,10 +19,11 @@ READ_HIGH = 1024 * 1024  # unconsumed received bytes above which reading pauses
 READ_LOW = 256 * 1024
 WRITE_HIGH = 1024 * 1024
 WRITE_LOW = 256 * 1024
-READ_BUFFER_MIN = 64 * 1024
-READ_BUFFER_MAX = 512 * 1024
+READ_BUFFER_MIN = 256 * 1024
+READ_BUFFER_MAX = 1024 * 1024
 """Bounds of the read buffer shared by the buffered protocols of one thread (see
-``shared_read_buffer``): a TLS transport asks for what it has pending (up to ~256 KiB)."""
+``shared_read_buffer``): one per thread, so it can be large; a TLS transport asks for what
+it has pending (up to ~256 KiB), a plain socket gets 256 KiB reads (fewer syscalls)."""
 
 _thread = threading.local()
 
