@@ -15,10 +15,10 @@ transport is reported as not available (it does not exist yet). Loopback only.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -187,7 +187,8 @@ def main() -> None:
             return f"{rate:6.2f} Gbit/s  ({sent / (1 << 30):.2f} GiB in {elapsed:.1f} s)"
 
         def cpu(result: tuple[float, int, float, dict[str, float]]) -> str:
-            return ", ".join(f"{k} {v:.1f}" for k, v in result[3].items())
+            gib = result[1] / (1 << 30)
+            return ", ".join(f"{k} {v:.1f} s ({v / gib:.2f} s/GiB)" for k, v in result[3].items())
 
         print(
             f"tunnel bulk: one TCP stream, up to {args.gib:g} GiB or {args.seconds:g} s per run, "
@@ -197,7 +198,9 @@ def main() -> None:
         print("  tunnel, QUIC transport: not available (not implemented yet)")
         print(f"  ssh -L (OpenSSH, default cipher):                         {line(anchor)}")
         print(f"  ratio: {ours[0] / anchor[0]:.2f}x (target >= 1.0x)")
-        print(f"  CPU seconds in the measured run: tunnel: {cpu(ours)}; ssh: {cpu(anchor)}")
+        print(f"  CPU in the measured run: tunnel: {cpu(ours)}")
+        print(f"                           ssh:    {cpu(anchor)}")
+        print(f"  load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)")
     finally:
         stack.stop()
         for child in reversed(children):
