@@ -38,6 +38,8 @@ from ramparts.store.repositories import audit, policy_lists, versions
 
 log = logging.getLogger(__name__)
 
+MIN_ROUND_DELAY = 1.0  # seconds between refresh rounds at the least (never a busy loop)
+
 #: Seconds between reads of the list sources when no in-process change wakes us
 #: (changes made through another control plane on the same PostgreSQL).
 SOURCE_POLL_SECONDS = 30.0
@@ -132,7 +134,11 @@ class ListRefreshRunner:
                 for source in list(self._sources.values()):
                     if self._schedules[source.name].is_due(now):
                         await self._refresh(source, self._actor, only_if_due=True)
-                delay = max(0.0, min(self._refresher.next_due() - self._clock(), self._poll))
+                if self._sources:
+                    due_in = self._refresher.next_due() - self._clock()
+                    delay = max(MIN_ROUND_DELAY, min(due_in, self._poll))
+                else:  # nothing to refresh: wake on commits or after a poll interval
+                    delay = self._poll
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a database hiccup must not stop refreshing

@@ -38,7 +38,7 @@ async def test_connector_registers_ha_connections_and_streams_flow(edge: Edge) -
     connector.start()
     try:
         await wait_for(lambda: len(edge.registry.of(edge.tunnel_id)) == 4)
-        assert connector.registered_count == 4
+        await wait_for(lambda: connector.registered_count == 4)
         await wait_for(lambda: recorded() == 4)
         with edge.db.session() as s:
             rows = tunnel_routes.live_connections(s, edge.tunnel_id)

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ramparts.tunnel.protocol import (
+    ConnectionClosed,
     DataReceived,
     DialMeta,
     ErrorCode,
@@ -67,8 +68,9 @@ def _drive(conn: TunnelConnection, chunks: list[bytes]) -> list:
             elif isinstance(event, DataReceived):
                 conn.acknowledge_received(event.stream_id, len(event.data))
             elif isinstance(event, StreamOpened):
-                # may be reset later in the same batch: a real driver sees the same race
-                with contextlib.suppress(StreamClosed):
+                # may be reset, or the connection closed by a GOAWAY, later in the same batch:
+                # a real driver sees the same race
+                with contextlib.suppress(StreamClosed, ConnectionClosed):
                     conn.respond(event.stream_id, ResponseMeta())
         seen += events
         conn.data_to_send()

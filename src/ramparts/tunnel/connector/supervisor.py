@@ -146,6 +146,8 @@ class ConnectorSupervisor:
                 )
             else:
                 delay = BACKOFF_FIRST
+                if self._stopping.is_set():  # shutdown began while this one registered
+                    await mux.drain(0)
                 await mux.closed
                 connection.mux = None
                 connection.info = None
