@@ -1,10 +1,13 @@
-"""Copying bytes between a tunnel stream and a socket, both ways, with half-close."""
+"""Copying bytes between a tunnel stream and a socket or an upgraded HTTP connection, both
+ways, with half-close."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
+from ramparts.aio.http1 import Http1Channel
+from ramparts.http1 import ClientConnection, ServerConnection
 from ramparts.tunnel.mux import MuxStream, StreamError
 from ramparts.tunnel.protocol import ErrorCode
 
@@ -58,3 +61,39 @@ async def splice(
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+
+
+RawChannel = Http1Channel[ServerConnection] | Http1Channel[ClientConnection]
+
+
+async def splice_channel(stream: MuxStream, channel: RawChannel) -> None:
+    """After a 101: raw bytes between an HTTP/1.1 connection (in raw mode) and the stream."""
+
+    async def up() -> None:
+        while data := await channel.read_raw():
+            await stream.write(data)
+        stream.end()
+
+    async def down() -> None:
+        while data := await stream.read():
+            channel.write(data)
+            await channel.drain()
+        channel.write_eof()
+
+    tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if any(t.exception() is not None for t in done):
+            for task in pending:
+                task.cancel()
+            stream.reset(ErrorCode.CANCEL)
+        else:
+            await asyncio.gather(*pending)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        stream.reset(ErrorCode.CANCEL)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            channel.close()

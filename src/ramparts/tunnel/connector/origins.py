@@ -30,6 +30,7 @@ from ramparts.tunnel.connector.origin_request import OriginRequest
 from ramparts.tunnel.connector.services import HttpService, UnixService
 from ramparts.tunnel.mux import MuxStream, StreamError
 from ramparts.tunnel.protocol import ErrorCode, HttpRequestMeta, ResponseMeta
+from ramparts.tunnel.splice import splice_channel
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class HttpOrigins:
             stream.respond(ResponseMeta(status=response.status, headers=tuple(headers)))
             if switched:
                 channel.switch_to_raw()
-                await _splice_raw(stream, channel)
+                await splice_channel(stream, channel)
                 return
             while True:
                 event = await channel.next_event()
@@ -294,28 +295,3 @@ async def _relay_body(stream: MuxStream, channel: OriginChannel) -> None:
             return
         channel.write(h1.send_data(chunk))
         await channel.drain()
-
-
-async def _splice_raw(stream: MuxStream, channel: OriginChannel) -> None:
-    async def up() -> None:
-        while data := await channel.read_raw():
-            await stream.write(data)
-        stream.end()
-
-    async def down() -> None:
-        while data := await stream.read():
-            channel.write(data)
-            await channel.drain()
-        channel.write_eof()
-
-    tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        if any(t.exception() is not None for t in done):
-            for task in pending:
-                task.cancel()
-            stream.reset(ErrorCode.CANCEL)
-        else:
-            await asyncio.gather(*pending)
-    finally:
-        channel.close()

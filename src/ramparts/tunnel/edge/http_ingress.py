@@ -9,7 +9,6 @@ is relayed as it comes back. A 101 turns both sides into raw byte streams (WebSo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import itertools
 import logging
@@ -47,6 +46,7 @@ from ramparts.tunnel.protocol import (
     StreamKind,
     TunnelError,
 )
+from ramparts.tunnel.splice import splice_channel
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ class HttpsIngress:
         if head.status == 101 and h1.switched:
             channel.write(response_head)
             channel.switch_to_raw()
-            await _splice_raw(channel, stream)
+            await splice_channel(stream, channel)
             return False
         try:
             # The body that came with the head goes out with it: a small response is one
@@ -326,7 +326,7 @@ class HttpsIngress:
         )
         self._count(101)
         channel.switch_to_raw()
-        await _splice_raw(channel, stream)
+        await splice_channel(stream, channel)
         return False
 
     async def _local(
@@ -466,37 +466,6 @@ async def _relay_request_body(channel: Channel, stream: MuxStream) -> None:
         raise
     except StreamError:
         return
-
-
-async def _splice_raw(channel: Channel, stream: MuxStream) -> None:
-    async def up() -> None:
-        while data := await channel.read_raw():
-            await stream.write(data)
-        stream.end()
-
-    async def down() -> None:
-        while data := await stream.read():
-            channel.write(data)
-            await channel.drain()
-        channel.write_eof()
-
-    tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        if any(t.exception() is not None for t in done):
-            for task in pending:
-                task.cancel()
-            stream.reset(ErrorCode.CANCEL)
-        else:
-            await asyncio.gather(*pending)
-    except asyncio.CancelledError:
-        for task in tasks:
-            task.cancel()
-        stream.reset(ErrorCode.CANCEL)
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            channel.close()
 
 
 def _host_of(request: Request) -> str:
