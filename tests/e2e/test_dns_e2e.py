@@ -189,9 +189,10 @@ def test_locations_policies_and_real_clients(
         assert _short(port, "www.example.test") == ["192.0.2.10"]
 
         # The query log (batched, a second or so behind) and the metrics.
-        def logged() -> bool:
+        def logged() -> bool:  # every protocol's rows, not only the first batch
             rows = _cli_json(["dns", "log", "--location", "office", "--blocked"], user_env)
-            return any(r["name"] == "ads.example.test" for r in rows)
+            names = any(r["name"] == "ads.example.test" for r in rows)
+            return names and {r["protocol"] for r in rows} >= {"udp", "dot", "doh"}
 
         _wait_for(logged)
         rows = _cli_json(["dns", "log", "--location", "office", "--blocked"], user_env)
