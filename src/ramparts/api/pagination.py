@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -47,3 +48,23 @@ def set_next(request: Request, response: Response, cursor: str | None) -> None:
     url = request.url.include_query_params(cursor=cursor)
     response.headers["Link"] = f'<{url}>; rel="next"'
     response.headers["X-Next-Cursor"] = cursor
+
+
+def decode_created_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    """The ``(created_at, id)`` position of a keyset cursor (lists ordered by creation)."""
+    if not cursor:
+        return None
+    created, row_id = decode_cursor(cursor, 2)
+    try:
+        return dt.datetime.fromisoformat(str(created)), str(row_id)
+    except ValueError:
+        raise ApiError(
+            422,
+            "invalid_request",
+            "invalid cursor",
+            [{"field": "cursor", "reason": "not a cursor"}],
+        ) from None
+
+
+def created_cursor(created_at: dt.datetime, row_id: str) -> str:
+    return encode_cursor([created_at.isoformat(), row_id])

@@ -14,8 +14,8 @@ from ramparts.api.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorParam,
     Limit,
-    decode_cursor,
-    encode_cursor,
+    created_cursor,
+    decode_created_cursor,
     set_next,
 )
 from ramparts.config.access import normalise_prefix
@@ -231,18 +231,12 @@ def list_apps(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> list[AppOut]:
-    after = None
-    if cursor:
-        created, app_id = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(app_id))
-        except ValueError:
-            raise ApiError(422, "invalid_request", "invalid cursor") from None
+    after = decode_created_cursor(cursor)
     with cp.db.session() as session:
         rows = access_apps.page_apps(session, limit=limit + 1, after=after)
     page = rows[:limit]
     if len(rows) > limit:
-        set_next(request, response, encode_cursor([page[-1].created_at.isoformat(), page[-1].id]))
+        set_next(request, response, created_cursor(page[-1].created_at, page[-1].id))
     return [_app_out(a) for a in page]
 
 

@@ -16,6 +16,8 @@ from ramparts.api.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorParam,
     Limit,
+    created_cursor,
+    decode_created_cursor,
     decode_cursor,
     encode_cursor,
     set_next,
@@ -163,18 +165,12 @@ def list_locations(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> list[LocationOut]:
-    after = None
-    if cursor:
-        created, loc_id = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(loc_id))
-        except ValueError:
-            raise _invalid("cursor", "not a cursor") from None
+    after = decode_created_cursor(cursor)
     with cp.db.session() as session:
         rows = dns_repo.page_locations(session, limit=limit + 1, after=after)
     page = rows[:limit]
     if len(rows) > limit:
-        set_next(request, response, encode_cursor([page[-1].created_at.isoformat(), page[-1].id]))
+        set_next(request, response, created_cursor(page[-1].created_at, page[-1].id))
     announced = _announced(cp)
     return [_location_out(cp, loc, announced) for loc in page]
 

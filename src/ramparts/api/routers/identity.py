@@ -14,8 +14,8 @@ from ramparts.api.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorParam,
     Limit,
-    decode_cursor,
-    encode_cursor,
+    created_cursor,
+    decode_created_cursor,
     set_next,
 )
 from ramparts.config.access import idp_entry
@@ -150,18 +150,12 @@ def list_users(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: CursorParam = None,
 ) -> list[UserOut]:
-    after = None
-    if cursor:
-        created, user_id = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(user_id))
-        except ValueError:
-            raise ApiError(422, "invalid_request", "invalid cursor") from None
+    after = decode_created_cursor(cursor)
     with cp.db.session() as session:
         rows = identity_users.page_users(session, limit=limit + 1, after=after)
     page = rows[:limit]
     if len(rows) > limit:
-        set_next(request, response, encode_cursor([page[-1].created_at.isoformat(), page[-1].id]))
+        set_next(request, response, created_cursor(page[-1].created_at, page[-1].id))
     return [_user_out(u) for u in page]
 
 

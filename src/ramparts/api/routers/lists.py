@@ -27,6 +27,8 @@ from ramparts.api.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorParam,
     Limit,
+    created_cursor,
+    decode_created_cursor,
     decode_cursor,
     encode_cursor,
     set_next,
@@ -312,19 +314,13 @@ def list_lists(
     cursor: CursorParam = None,
     kind: Annotated[Kind | None, Query(description="only lists of this kind")] = None,
 ) -> list[ListOut]:
-    after = None
-    if cursor:
-        created, list_id = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(list_id))
-        except ValueError:
-            raise _invalid("cursor", "not a cursor") from None
+    after = decode_created_cursor(cursor)
     with cp.db.session() as session:
         rows = policy_lists.page(session, limit=limit + 1, after=after, kind=kind)
         page = rows[:limit]
         if len(rows) > limit:
             last = page[-1]
-            set_next(request, response, encode_cursor([last.created_at.isoformat(), last.id]))
+            set_next(request, response, created_cursor(last.created_at, last.id))
         return [_out(session, r) for r in page]
 
 

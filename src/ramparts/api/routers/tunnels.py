@@ -16,8 +16,8 @@ from ramparts.api.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorParam,
     Limit,
-    decode_cursor,
-    encode_cursor,
+    created_cursor,
+    decode_created_cursor,
     set_next,
 )
 from ramparts.store.models import NAME_MAX, Tunnel
@@ -104,19 +104,13 @@ def list_tunnels(
     cursor: CursorParam = None,
     name: Annotated[str | None, Query(max_length=NAME_MAX, description="exact name")] = None,
 ) -> list[TunnelOut]:
-    after = None
-    if cursor:
-        created, tunnel_id = decode_cursor(cursor, 2)
-        try:
-            after = (dt.datetime.fromisoformat(str(created)), str(tunnel_id))
-        except ValueError:
-            raise ApiError(422, "invalid_request", "invalid cursor") from None
+    after = decode_created_cursor(cursor)
     with cp.db.session() as session:
         rows = tunnels.page(session, limit=limit + 1, after=after, name=name)
     page = rows[:limit]
     if len(rows) > limit:
         last = page[-1]
-        set_next(request, response, encode_cursor([last.created_at.isoformat(), last.id]))
+        set_next(request, response, created_cursor(last.created_at, last.id))
     return [_out(t) for t in page]
 
 
