@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from ramparts.config.access import AccessConfig, build_access, empty_access
 from ramparts.config.dns import DnsConfig, build_dns_config, empty_dns
 from ramparts.config.gateway import DEFAULT_CACHE, GatewayConfig, build_gateway, empty_gateway
+from ramparts.config.proxy import ProxyConfig, build_proxy_config, empty_proxy
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.models import Route, Tunnel, TunnelConfiguration, VirtualNetwork
 from ramparts.store.repositories import team as team_repo
@@ -68,6 +69,7 @@ class Snapshot:
     tunnel_hostnames: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     dns: DnsConfig = field(default_factory=empty_dns)
     access: AccessConfig = field(default_factory=empty_access)
+    proxy: ProxyConfig = field(default_factory=empty_proxy)
 
     def tunnel(self, tunnel_id: str) -> TunnelEntry | None:
         return self.tunnels.get(tunnel_id)
@@ -137,6 +139,7 @@ def _read(session: Session, version: int) -> Snapshot:
         ),
         dns=build_dns_config(session),
         access=build_access(session),
+        proxy=build_proxy_config(session),
         gateway=build_gateway(session, DEFAULT_CACHE),
         tunnel_hostnames=MappingProxyType(
             {h.hostname: h.tunnel_id for h in tunnel_routes.hostnames(session)}

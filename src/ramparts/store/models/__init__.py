@@ -39,6 +39,13 @@ from ramparts.store.models.policy import (
     GatewayListUploadPart,
     GatewayPolicy,
 )
+from ramparts.store.models.proxy import (
+    ProxyEndpoint,
+    ProxyListener,
+    ProxyRequest,
+    ProxySession,
+    ProxyToken,
+)
 from ramparts.store.models.tunnel import (
     TunnelConfiguration,
     TunnelConnectionRecord,
@@ -70,6 +77,11 @@ __all__ = [
     "IdentityProvider",
     "IdentityUser",
     "OtpChallenge",
+    "ProxyEndpoint",
+    "ProxyListener",
+    "ProxyRequest",
+    "ProxySession",
+    "ProxyToken",
     "Route",
     "ServiceToken",
     "Team",
