@@ -13,6 +13,11 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v kdig >/dev/null 2>&1 || need+=(knot-dnsutils)
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
+# bench/proxy.py: squid and tinyproxy as the anchors, wrk as the load generator (nginx, the
+# origin, is installed by the tunnel benches' helper when missing).
+[ -x /usr/sbin/squid ] || need+=(squid)
+command -v tinyproxy >/dev/null 2>&1 || need+=(tinyproxy)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
 # Access browser test: headless Chromium driven by Playwright (executable_path).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
@@ -20,4 +25,11 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  # The proxies' packaged services would keep listening on 3128/8888: the bench runs its own
+  # instances on loopback ports, so stop and disable them (a no-op where nothing started).
+  for svc in squid tinyproxy; do
+    if [[ " ${need[*]} " == *" $svc "* ]] && command -v systemctl >/dev/null 2>&1; then
+      $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    fi
+  done
 fi
