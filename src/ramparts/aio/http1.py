@@ -149,6 +149,18 @@ class Http1Channel(asyncio.BufferedProtocol, Generic[H1]):
                 self._consumed(len(event.data))
             return event
 
+    def restart(self, h1: H1, transport: asyncio.BaseTransport) -> None:
+        """Carry on over a new transport with a new parser (after ``loop.start_tls`` turned
+        this connection into TLS, e.g. inside an inspected CONNECT tunnel)."""
+        transport = cast(asyncio.Transport, transport)
+        self.h1 = h1
+        self.transport = transport
+        self._raw = None
+        self._buffered = 0
+        self._paused = False
+        self._tls = True
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+
     def switch_to_raw(self) -> None:
         """After a protocol switch: bytes the parser holds become the first raw bytes."""
         leftover = self.h1.take_trailing_data()

@@ -20,7 +20,18 @@ ACTIONS: Mapping[Context, frozenset[str]] = {
     Context.DNS_RESOLVER: frozenset({"resolve"}),
     Context.NETWORK: frozenset({"allow", "block", "audit_ssh", "l4_override"}),
     Context.HTTP: frozenset(
-        {"allow", "block", "on", "off", "isolate", "noisolate", "scan", "noscan", "redirect"}
+        {
+            "allow",
+            "block",
+            "redirect",
+            "do_not_inspect",  # the same as "off" (the documented API's name for it)
+            "on",
+            "off",
+            "isolate",
+            "noisolate",
+            "scan",
+            "noscan",
+        }
     ),
 }
 #: What happens when no rule matches.
