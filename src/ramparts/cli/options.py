@@ -16,6 +16,8 @@ from ramparts.edge.settings import (
     DEFAULT_DOH_PORT,
     DEFAULT_DOT_PORT,
     DEFAULT_HTTPS_PORT,
+    DEFAULT_PROXY_PORT,
+    DEFAULT_PROXY_TLS_PORT,
     DEFAULT_TUNNEL_PORT,
     EdgeSettings,
 )
@@ -98,6 +100,32 @@ def edge_options(func: F) -> F:
             show_default=True,
             help="processes sharing the plain DNS port (SO_REUSEPORT)",
         ),
+        click.option(
+            "--proxy-port",
+            type=int,
+            default=DEFAULT_PROXY_PORT,
+            show_default=True,
+            help="forward proxy (HTTP, CONNECT) and PAC files",
+        ),
+        click.option(
+            "--proxy-tls-port",
+            type=int,
+            default=DEFAULT_PROXY_TLS_PORT,
+            show_default=True,
+            help="forward proxy over TLS (PAC: HTTPS host:port)",
+        ),
+        click.option(
+            "--proxy-resolver",
+            default=None,
+            metavar="HOST:PORT",
+            help="DNS server the proxy resolves destinations with (default: the system's)",
+        ),
+        click.option(
+            "--proxy-origin-ca",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help="extra CA bundle trusted for inspected HTTPS destinations",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -119,4 +147,8 @@ def edge_settings(data_dir: Path, edge: dict[str, Any]) -> EdgeSettings:
         dot_port=edge["dot_port"],
         doh_port=edge["doh_port"],
         dns_workers=edge["dns_workers"],
+        proxy_port=edge["proxy_port"],
+        proxy_tls_port=edge["proxy_tls_port"],
+        proxy_resolver=edge["proxy_resolver"],
+        proxy_origin_ca=edge["proxy_origin_ca"],
     )

@@ -11,6 +11,10 @@ from ramparts.dns.service import DnsService, DnsServiceSettings
 from ramparts.edge.metrics import EdgeMetrics
 from ramparts.edge.service import EdgeService
 from ramparts.edge.settings import EdgeSettings
+from ramparts.pki.ca import CaError
+from ramparts.proxy.destination import DestinationResolver, split_host_port
+from ramparts.proxy.inspect import Inspector
+from ramparts.proxy.service import ProxyService
 from ramparts.store import Database
 from ramparts.tunnel.edge.http_ingress import HttpsIngress
 from ramparts.tunnel.edge.registry import TunnelRegistry
@@ -33,6 +37,7 @@ class EdgeContext:
 
 def build_services(ctx: EdgeContext) -> list[EdgeService]:
     tunnels = TunnelRegistry()
+    access = AccessFront(db=ctx.db)  # one per edge: the HTTPS listener and the proxy share it
     services: list[EdgeService] = [
         TunnelServer(
             host=ctx.settings.bind_host,
@@ -54,11 +59,44 @@ def build_services(ctx: EdgeContext) -> list[EdgeService]:
             metrics=ctx.metrics,
             registry=tunnels,
             drain_timeout=ctx.settings.drain_timeout,
-            access=AccessFront(db=ctx.db),
+            access=access,
         ),
     ]
     services.append(_dns_service(ctx))
+    services.append(_proxy_service(ctx, access))
     return services
+
+
+def _proxy_service(ctx: EdgeContext, access: AccessFront) -> ProxyService:
+    s = ctx.settings
+    resolver = None
+    if s.proxy_resolver:
+        host, port = split_host_port(s.proxy_resolver, 53)
+        resolver = DestinationResolver((host, port))
+    return ProxyService(
+        host=s.bind_host,
+        port=s.proxy_port,
+        tls_port=s.proxy_tls_port,
+        certfile=ctx.certfile,
+        keyfile=ctx.keyfile,
+        db=ctx.db,
+        edge_id=ctx.edge_id,
+        edge_name=s.name,
+        registry=ctx.metrics.registry,
+        drain_timeout=s.drain_timeout,
+        access=access,
+        resolver=resolver,
+        origin_ca=s.proxy_origin_ca,
+        inspector=_inspector(s.data_dir),
+    )
+
+
+def _inspector(data_dir: Path) -> Inspector | None:
+    """TLS inspection needs the team CA's key on this edge; without it tunnels are spliced."""
+    try:
+        return Inspector(data_dir)
+    except CaError:
+        return None
 
 
 def _dns_service(ctx: EdgeContext) -> DnsService:

@@ -14,6 +14,8 @@ DEFAULT_ADMIN_PORT = 7845
 DEFAULT_DNS_PORT = 7853  # plain DNS, UDP and TCP (53 in production; unprivileged by default)
 DEFAULT_DOT_PORT = 7854  # DNS over TLS (853 in production)
 DEFAULT_DOH_PORT = 7855  # DNS over HTTPS (443 in production)
+DEFAULT_PROXY_PORT = 7846  # forward proxy, plain (squid's 3128 in many networks)
+DEFAULT_PROXY_TLS_PORT = 7847  # forward proxy over TLS ("HTTPS host:port" in PAC files)
 
 
 @dataclass(slots=True)
@@ -36,6 +38,12 @@ class EdgeSettings:
     doh_port: int = DEFAULT_DOH_PORT
     dns_workers: int = 1
     poll_interval: float = 2.0
+    proxy_port: int = DEFAULT_PROXY_PORT
+    proxy_tls_port: int | None = DEFAULT_PROXY_TLS_PORT
+    # DNS server ("host:port") the proxy resolves destinations with; None: the system's
+    proxy_resolver: str | None = None
+    # extra CA bundle the proxy trusts for inspected HTTPS destinations (tests, private PKI)
+    proxy_origin_ca: Path | None = None
 
     @property
     def advertised_tunnel_address(self) -> str:
