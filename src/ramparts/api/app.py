@@ -14,6 +14,7 @@ from ramparts.api.routers.dns import router as dns_router
 from ramparts.api.routers.identity import router as identity_router
 from ramparts.api.routers.lists import router as lists_router
 from ramparts.api.routers.policies import router as policies_router
+from ramparts.api.routers.proxy import router as proxy_router
 
 API_PREFIX = "/api/v1"
 
@@ -35,5 +36,6 @@ def create_app(control_plane: ControlPlane) -> FastAPI:
     app.include_router(lists_router, prefix=API_PREFIX)
     app.include_router(access_router, prefix=API_PREFIX)
     app.include_router(identity_router, prefix=API_PREFIX)
+    app.include_router(proxy_router, prefix=API_PREFIX)
     app.add_middleware(BodySizeLimit)
     return app
