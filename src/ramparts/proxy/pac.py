@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 from ramparts.config.proxy import ProxyConfigError, ProxyEndpointEntry
 
@@ -52,6 +53,21 @@ def _domains(direct_domains: Sequence[str]) -> list[str]:
         if name and len(name) <= 253 and _DOMAIN.match(name):
             out[name] = None
     return list(out)[:MAX_DIRECT_DOMAINS]
+
+
+def direct_domains(team_domain: str, idp_urls: Iterable[str]) -> tuple[str, ...]:
+    """The domains a generated PAC file sends DIRECT: the team domain (Access login pages,
+    applications) and the hosts of the identity providers' URLs (OIDC issuers), so that a
+    browser can always reach the login that lets it through the proxy."""
+    hosts = [team_domain]
+    for url in idp_urls:
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            continue
+        if host:
+            hosts.append(host)
+    return tuple(_domains(hosts))
 
 
 def default_pac(
