@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "connector": "ramparts.cli.connector:connector",
     "access": "ramparts.cli.access:access",
     "dns": "ramparts.cli.dns:dns",
+    "proxy": "ramparts.cli.proxy:proxy",
     "policy": "ramparts.cli.policy:policy",
     "list": "ramparts.cli.policy:policy_lists",
 }
