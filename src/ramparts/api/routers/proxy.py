@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -307,11 +308,12 @@ def _idp_urls(cp: ControlPlane) -> list[str]:
 @router.get(
     "/endpoints/{ref}/pac",
     response_class=Response,
-    responses={200: {"content": {PAC_CONTENT_TYPE: {}}}},
+    responses={200: {"content": {PAC_CONTENT_TYPE: {}, "application/json": {}}}},
 )
-def get_pac(ref: Ref, cp: Plane, _actor: AdminActor) -> Response:
+def get_pac(request: Request, ref: Ref, cp: Plane, _actor: AdminActor) -> Response:
     """The PAC file browsers get for this endpoint (custom, or generated with the proxy
-    addresses the edges announced)."""
+    addresses the edges announced); ``{"pac": ..., "custom": ...}`` when the request
+    accepts only ``application/json``."""
     with cp.db.session() as session:
         row = repo.get_endpoint(session, ref)
     entry = endpoint_entry(
@@ -340,6 +342,8 @@ def get_pac(ref: Ref, cp: Plane, _actor: AdminActor) -> Response:
         )
     except ProxyConfigError as exc:
         raise ApiError(409, "no_proxy_address", str(exc)) from None
+    if request.headers.get("accept", "").strip().lower() == "application/json":
+        return JSONResponse({"pac": text, "custom": bool(entry.pac)})
     return Response(text, media_type=PAC_CONTENT_TYPE)
 
 
