@@ -54,7 +54,9 @@ def endpoint(
     )
 
 
-def http_rule(name: str, expression: str, action: str, precedence: int, **settings: str) -> PolicyRule:
+def http_rule(
+    name: str, expression: str, action: str, precedence: int, **settings: str
+) -> PolicyRule:
     return PolicyRule(
         id=f"rule-{name}",
         name=name,
@@ -112,9 +114,7 @@ class Origin:
     server: asyncio.Server | None = None
 
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        self.server = await asyncio.start_server(
-            self._client, "127.0.0.1", 0, ssl=ssl_context
-        )
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", 0, ssl=ssl_context)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -141,8 +141,10 @@ class Origin:
                 if path.startswith(b"/big/"):
                     body = b"x" * int(path[len(b"/big/") :])
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: " + media
-                    + b"\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+                    b"HTTP/1.1 200 OK\r\ncontent-type: "
+                    + media
+                    + b"\r\ncontent-length: %d\r\n\r\n" % len(body)
+                    + body
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
