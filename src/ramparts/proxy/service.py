@@ -49,6 +49,7 @@ SERVICE = "proxy"
 PROXY_LOGIN_PATH = "/cdn-cgi/access/proxy"
 PROXY_LOGIN_AUD = "ramparts:proxy-login"
 PROXY_LOGIN_LIFETIME = dt.timedelta(minutes=10)
+BROWSER_LOGIN = False  # see _login_url
 
 Channel = Http1Channel[ServerConnection]
 
@@ -196,9 +197,13 @@ class ProxyService:
     def _login_url(
         self, snapshot: Snapshot, endpoint: ProxyEndpointEntry, client_ip: str, back: str
     ) -> str | None:
-        """Where a browser signs in for an authorization endpoint (None without Access)."""
+        """Where a browser signs in for an authorization endpoint (None without Access).
+
+        Not offered yet: the team domain's page that binds a browser login to its address
+        (``PROXY_LOGIN_PATH``, writing ``proxy_sessions``) is still to be built, so browsers
+        get the 407 page and non-browser clients use proxy tokens."""
         front = self._access
-        if front is None or not snapshot.access.idps:
+        if front is None or not snapshot.access.idps or not BROWSER_LOGIN:
             return None
         origin = front.urls.origin(snapshot.team_domain)
         if not back:
