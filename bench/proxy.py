@@ -1,28 +1,30 @@
 """Forward proxy: squid and tinyproxy (Debian) vs the Ramparts edge proxy, same origin, same load.
 
-    .venv/bin/python bench/proxy.py [--seconds 5] [--connections 32] [--gib 2] [--quick]
+    .venv/bin/python bench/proxy.py [--seconds 5] [--connections 32] [--gib 1] [--rounds 2]
+    .venv/bin/python bench/proxy.py --quick        # smoke run, about 20 s
 
-One origin for everyone: nginx (1 worker) serving a 1 KiB body at ``/small`` and sparse
-files for the bulk runs. Measured for each proxy, one after the other, in the same run:
+One origin for everyone: nginx (1 worker) serving a 1 KiB body at ``/small`` and a 64 MiB
+file (page-cached) for the bulk runs. Measured for each proxy in the same run, in
+``--rounds`` interleaved rounds (the best round of each proxy is printed: the box is shared):
 
 1. plain HTTP requests/s: wrk (one thread, ``--connections`` keep-alive connections,
-   ``--seconds`` s after a short warm-up) sends absolute-form ``GET http://ORIGIN/small``
-   to the proxy (a wrk Lua script sets the request target; wrk connects to the proxy).
-2. CONNECT bulk throughput: 1 and 4 parallel tunnels (``CONNECT ORIGIN``, then a plain
-   ``GET`` of a file through the tunnel, bytes counted by the bench) carrying ``--gib`` GiB
-   in total, each run cut off after ``--bulk-seconds`` s.
+   ``--seconds`` s after a 1 s warm-up) sends absolute-form ``GET http://ORIGIN/small`` to
+   the proxy (a wrk Lua script sets the request target; wrk connects to the proxy). Also the
+   proxy process's CPU per request (user + system, and the system part).
+2. CONNECT bulk throughput: 1 and 4 parallel tunnels (``CONNECT ORIGIN``, then keep-alive
+   ``GET``s of the file through each tunnel, bytes counted by the bench) carrying ``--gib``
+   GiB in total, each run cut off after ``--bulk-seconds`` s. The same GETs without a proxy
+   give the ceiling of the box.
 
 Anchors, configured as a forward proxy would be: squid 5 (one worker, ``cache deny all``,
 access log ON through its log daemon, CONNECT allowed to the origin's port) and tinyproxy
 1.11 (Debian defaults: one thread per connection, ``LogLevel Info`` to a file, ``Allow
 127.0.0.1``, ``ConnectPort`` for the origin). Ramparts: ``ramparts up`` (control plane and
-edge in one process, the request log batched into its SQLite store) with one source-IP
+edge in one process, every request logged to its SQLite store in batches) with one source-IP
 endpoint for 127.0.0.1/32 that allows private destinations and CONNECT to the origin port.
-When this ``ramparts`` has no proxy yet (``ramparts up --help`` lists no ``--proxy-port``),
-only the anchors are measured. Needs Debian squid, tinyproxy, nginx and wrk (installed with
-apt-get when missing; their packaged services are never started). Loopback only; about 60 s
-(``--quick``: about 20 s).
-"""
+When this ``ramparts`` has no proxy yet, only the anchors are measured. Needs Debian squid,
+tinyproxy, nginx and wrk (installed with apt-get when missing; the packaged services are not
+left running). Loopback only; about 70 s by default."""
 
 from __future__ import annotations
 
@@ -69,13 +71,15 @@ class HttpResult:
     p99_ms: float
     requests: int
     cpu: float  # CPU seconds the proxy process (and its children) used in the measured run
+    cpu_system: float  # the part of ``cpu`` spent in the kernel
     errors: str
 
     def line(self) -> str:
         extra = f", {self.errors}" if self.errors else ""
         return (
             f"{self.rps:>9,.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms"
-            f"  CPU {self.cpu / max(self.requests, 1) * 1e6:5.0f} us/req"
+            f"  CPU {self.cpu / max(self.requests, 1) * 1e6:4.0f} us/req"
+            f" (sys {self.cpu_system / max(self.requests, 1) * 1e6:3.0f})"
             f"  ({self.requests:,} requests{extra})"
         )
 
@@ -111,8 +115,8 @@ class Proxy:
     bulk: dict[int, BulkResult] = field(default_factory=dict)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) and its child processes.
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process (all its threads) and its child processes.
 
     Unlike ``_stack.cpu_seconds`` it tolerates threads that end while it reads (tinyproxy
     runs one thread per connection).
@@ -120,15 +124,22 @@ def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except FileNotFoundError:
-        return 0.0
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) / tick, int(fields[12]) / tick
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             children = (task / "children").read_text().split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        total += sum(cpu_seconds(int(child)) for child in children)
-    return total
+        for child in children:
+            child_user, child_system = cpu_times(int(child))
+            user, system = user + child_user, system + child_system
+    return user, system
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 # -- the origin ------------------------------------------------------------------------------
@@ -206,11 +217,18 @@ def start_tinyproxy(directory: Path, port: int, origin_port: int) -> Child:
 # -- ramparts --------------------------------------------------------------------------------
 
 
-def ramparts_has_proxy() -> bool:
-    done = subprocess.run(
-        [RAMPARTS, "up", "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
-    return "--proxy-port" in done.stdout
+def ramparts_missing() -> str:
+    """Why this ``ramparts`` can not be measured yet ("" when it can)."""
+    for args, wanted, missing in (
+        (["up", "--help"], "--proxy-port", "`ramparts up` has no --proxy-port"),
+        (["proxy", "endpoint", "--help"], "create", "no `ramparts proxy endpoint create`"),
+    ):
+        done = subprocess.run(
+            [RAMPARTS, *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        if wanted not in done.stdout:
+            return f"ramparts proxy not available yet ({missing})"
+    return ""
 
 
 class RampartsProxy:
@@ -264,7 +282,7 @@ def wrk(script: Path, port: int, seconds: float, connections: int) -> str:
     ).stdout  # fmt: skip
 
 
-def parse_wrk(out: str, cpu: float) -> HttpResult:
+def parse_wrk(out: str, cpu: tuple[float, float]) -> HttpResult:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -273,7 +291,7 @@ def parse_wrk(out: str, cpu: float) -> HttpResult:
         m.group(0).strip()
         for m in re.finditer(r"(Non-2xx or 3xx responses: \d+|Socket errors: .*)", out)
     ]
-    return HttpResult(rps, p50, p99, total, cpu, "; ".join(problems))
+    return HttpResult(rps, p50, p99, total, sum(cpu), cpu[1], "; ".join(problems))
 
 
 def fetch_through(proxy_port: int, url: str) -> tuple[int, bytes]:
@@ -304,9 +322,10 @@ def wait_until_served(proxy: Proxy, url: str) -> None:
 
 def measure_http(proxy: Proxy, script: Path, args: argparse.Namespace) -> HttpResult:
     wrk(script, proxy.port, WARMUP_SECONDS, args.connections)
-    before = cpu_seconds(proxy.pid)
+    user, system = cpu_times(proxy.pid)
     out = wrk(script, proxy.port, args.seconds, args.connections)
-    return parse_wrk(out, cpu_seconds(proxy.pid) - before)
+    user_after, system_after = cpu_times(proxy.pid)
+    return parse_wrk(out, (user_after - user, system_after - system))
 
 
 # -- CONNECT bulk: our own client, N threads ----------------------------------------------
@@ -413,9 +432,10 @@ def report(
     args: argparse.Namespace,
     ramparts_note: str,
 ) -> None:
+    rounds = f"best of {args.rounds} interleaved rounds" if args.rounds > 1 else "1 round"
     print(
         f"forward proxy, plain HTTP: wrk -t1 -c{args.connections} -d{args.seconds:g}s, "
-        f"absolute-form GET of a {len(SMALL_BODY)}-byte body from nginx"
+        f"absolute-form GET of a {len(SMALL_BODY)}-byte body from nginx ({rounds})"
     )
     width = max(len(p.label) for p in proxies)
     for proxy in proxies:
@@ -431,7 +451,7 @@ def report(
     print(
         f"forward proxy, CONNECT bulk: {args.gib:g} GiB in total per run (at most "
         f"{args.bulk_seconds:g} s), keep-alive GETs of a {BLOB_BYTES >> 20} MiB file from nginx"
-        " through each tunnel"
+        f" through each tunnel ({rounds})"
     )
     for tunnels in TUNNELS:
         label = f"no proxy, {tunnels} conn{'s' if tunnels > 1 else ''}"
@@ -443,8 +463,9 @@ def report(
     ours = by_name.get("ramparts")
     if ours is not None and ours.http is not None:
         for anchor_name in ("squid", "tinyproxy"):
-            anchor = by_name[anchor_name]
-            assert anchor.http is not None
+            anchor = by_name.get(anchor_name)
+            if anchor is None or anchor.http is None:
+                continue
             bulk = ", ".join(
                 f"{t} tunnel{'s' if t > 1 else ''} "
                 f"{ratio(ours.bulk[t].gbits, anchor.bulk[t].gbits)}"
@@ -462,9 +483,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="each measured wrk run")
     parser.add_argument("--connections", type=int, default=32, help="wrk keep-alive connections")
-    parser.add_argument("--gib", type=float, default=2.0, help="payload per bulk run, GiB")
-    parser.add_argument("--bulk-seconds", type=float, default=8.0, help="cut-off per bulk run")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 s, 128 MiB")
+    parser.add_argument("--gib", type=float, default=1.0, help="payload per bulk run, GiB")
+    parser.add_argument("--bulk-seconds", type=float, default=5.0, help="cut-off per bulk run")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="interleaved rounds; the best of each is kept"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 round, 1 s, 128 MiB")
     parser.add_argument("--only", choices=["squid", "tinyproxy", "ramparts"], action="append")
     parser.add_argument("--no-ramparts", action="store_true", help="measure the anchors only")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
@@ -473,7 +497,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.gib, args.bulk_seconds = 1.0, 0.125, 4.0
+        args.rounds, args.seconds, args.gib, args.bulk_seconds = 1, 1.0, 0.125, 4.0
     ensure_debian("wrk", packages=["wrk"])
     ensure_debian("nginx", packages=["nginx"])
     if not (shutil.which("squid") and shutil.which("tinyproxy")):
@@ -487,9 +511,10 @@ def main() -> None:
     if args.no_ramparts:
         wanted.discard("ramparts")
         ramparts_note = "not measured (--no-ramparts)"
-    elif "ramparts" in wanted and not ramparts_has_proxy():
-        wanted.discard("ramparts")
-        ramparts_note = "ramparts proxy not available yet (`ramparts up` has no --proxy-port)"
+    elif "ramparts" in wanted:
+        ramparts_note = ramparts_missing()
+        if ramparts_note:
+            wanted.discard("ramparts")
     total = int(args.gib * (1 << 30))
     tmp = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     tmp.chmod(0o755)  # squid and tinyproxy drop root and must reach their own dirs
@@ -524,22 +549,25 @@ def main() -> None:
         for proxy in proxies:
             wait_for_port(proxy.port)
             wait_until_served(proxy, url)
-        for proxy in proxies:
-            if proxy.name == "ramparts" and args.hold:
-                print(f"holding {args.hold}s: ramparts pid {proxy.pid}", file=sys.stderr)
-                time.sleep(args.hold)
-            proxy.http = measure_http(proxy, script, args)
+        if args.hold and "ramparts" in wanted:
+            print(f"holding {args.hold}s: ramparts pid {proxies[-1].pid}", file=sys.stderr)
+            time.sleep(args.hold)
+        direct: dict[int, BulkResult] = {}
+        for _ in range(args.rounds):  # interleaved rounds, the best of each kept (shared box)
+            for proxy in proxies:
+                http = measure_http(proxy, script, args)
+                if proxy.http is None or http.rps > proxy.http.rps:
+                    proxy.http = http
             for tunnels in TUNNELS:
-                proxy.bulk[tunnels] = measure_bulk(
-                    proxy.name, proxy.port, proxy.pid, origin_port, tunnels, total,
-                    args.bulk_seconds,
-                )  # fmt: skip
-        direct = {
-            tunnels: measure_bulk(
-                "direct", None, None, origin_port, tunnels, total, args.bulk_seconds
-            )
-            for tunnels in TUNNELS
-        }
+                for target in [*proxies, None]:
+                    bulk = measure_bulk(
+                        target.name if target else "direct", target.port if target else None,
+                        target.pid if target else None, origin_port, tunnels, total,
+                        args.bulk_seconds,
+                    )  # fmt: skip
+                    best = target.bulk if target else direct
+                    if tunnels not in best or bulk.gbits > best[tunnels].gbits:
+                        best[tunnels] = bulk
         report(proxies, direct, args, ramparts_note)
     finally:
         ours.stop()
