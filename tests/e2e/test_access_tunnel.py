@@ -51,6 +51,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "--api-port", str(free_port()), "--https-port", str(free_port()),
             "--tunnel-port", str(free_port()), "--metrics-port", str(free_port()),
             "--dns-port", "0", "--dot-port", "0", "--doh-port", "0",
+            "--proxy-port", "0", "--proxy-tls-port", "0",
         ],
         env,
         tmp / "up.log",

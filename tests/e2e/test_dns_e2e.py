@@ -53,6 +53,7 @@ def _start(tmp_path: Path, env: dict[str, str], *extra: str) -> RampartsProcess:
         "--metrics-port", str(free_port()),
         "--tunnel-port", str(free_port()),
         "--dns-port", "0", "--dot-port", "0", "--doh-port", "0",
+        "--proxy-port", "0", "--proxy-tls-port", "0",
         *extra,
     ]  # fmt: skip
     proc = RampartsProcess(args, env, tmp_path / f"up-{time.monotonic_ns()}.log")

@@ -43,6 +43,7 @@ def _edge(
         "--dns-port", str(free_port()),
         "--dot-port", str(free_port()),
         "--doh-port", str(free_port()),
+        "--proxy-port", "0", "--proxy-tls-port", "0",
         # A long poll: convergence has to come from LISTEN/NOTIFY, not from polling.
         "--poll-interval", "60",
     ]  # fmt: skip

@@ -91,6 +91,7 @@ def _start(tmp_path: Path, env: dict[str, str], api_port: int) -> RampartsProces
         "--metrics-port", str(free_port()),
         "--tunnel-port", str(free_port()),
         "--dns-port", "0", "--dot-port", "0", "--doh-port", "0",
+        "--proxy-port", "0", "--proxy-tls-port", "0",
     ]  # fmt: skip
     proc = RampartsProcess(args, env, tmp_path / f"up-{time.monotonic_ns()}.log")
     proc.read_summary()

@@ -36,6 +36,7 @@ def test_verdicts_in_every_phase(tmp_path: Path, user_env: dict[str, str]) -> No
         "--metrics-port", str(free_port()),
         "--tunnel-port", str(free_port()),
         "--dns-port", "0", "--dot-port", "0", "--doh-port", "0",
+        "--proxy-port", "0", "--proxy-tls-port", "0",
     ]  # fmt: skip
     proc = RampartsProcess(args, user_env, tmp_path / f"up-{time.monotonic_ns()}.log")
     proc.read_summary()

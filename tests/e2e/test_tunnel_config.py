@@ -54,6 +54,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "--tunnel-port", str(free_port()), "--metrics-port", str(free_port()),
             "--dns-port", str(free_port()), "--dot-port", str(free_port()),
             "--doh-port", str(free_port()),
+            "--proxy-port", "0", "--proxy-tls-port", "0",
         ],
         user_env,
         tmp / "up.log",

@@ -54,6 +54,7 @@ def edge_args(name: str, url: str, data_dir: Path, ports: dict[str, int]) -> lis
         "--https-port", str(ports["https"]), "--tunnel-port", str(ports["tunnel"]),
         "--metrics-port", str(ports["metrics"]), "--dns-port", str(ports["dns"]),
         "--dot-port", str(ports["dot"]), "--doh-port", str(ports["doh"]),
+        "--proxy-port", "0", "--proxy-tls-port", "0",
         "--drain-timeout", "2",
     ]  # fmt: skip
 

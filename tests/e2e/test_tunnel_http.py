@@ -167,6 +167,7 @@ def stack(
             "--dns-port", str(free_port()),
             "--dot-port", str(free_port()),
             "--doh-port", str(free_port()),
+            "--proxy-port", "0", "--proxy-tls-port", "0",
         ],
         user_env,
         tmp_path / "up.log",

@@ -36,6 +36,7 @@ def tunnel_ssh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "--tunnel-port", str(free_port()), "--metrics-port", str(free_port()),
             "--dns-port", str(free_port()), "--dot-port", str(free_port()),
             "--doh-port", str(free_port()),
+            "--proxy-port", "0", "--proxy-tls-port", "0",
         ],
         env,
         tmp / "up.log",

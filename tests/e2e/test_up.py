@@ -30,6 +30,7 @@ def _start_up(tmp_path: Path, env: dict[str, str], data_dir: Path) -> RampartsPr
         "--metrics-port", str(free_port()),
         "--tunnel-port", str(free_port()),
         "--dns-port", "0", "--dot-port", "0", "--doh-port", "0",
+        "--proxy-port", "0", "--proxy-tls-port", "0",
         "--team", "acme",
     ]  # fmt: skip
     proc = RampartsProcess(args, env, tmp_path / f"up-{time.monotonic_ns()}.log")
