@@ -471,7 +471,7 @@ def report(
                 f"{ratio(ours.bulk[t].gbits, anchor.bulk[t].gbits)}"
                 for t in TUNNELS
             )
-            target = " (target >= 1.0x)" if anchor_name == "squid" else ""
+            target = " (targets: >= 1.0x both)" if anchor_name == "squid" else ""
             print(
                 f"  ramparts / {anchor_name}: requests/s {ratio(ours.http.rps, anchor.http.rps)};"
                 f" CONNECT {bulk}{target}"
