@@ -67,7 +67,12 @@ class OriginPool:
         now = time.monotonic()
         while pool:
             idle = pool.pop()
-            if now - idle.since < ORIGIN_IDLE_TIMEOUT and not idle.channel.is_closing:
+            channel = idle.channel
+            if (
+                now - idle.since < ORIGIN_IDLE_TIMEOUT
+                and not channel.is_closing
+                and channel.h1.reusable
+            ):
                 return idle.channel
             idle.channel.close()
         return None

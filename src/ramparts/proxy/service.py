@@ -39,7 +39,7 @@ from ramparts.proxy.origin import OriginPool
 from ramparts.proxy.pac import render_pac
 from ramparts.proxy.requestlog import RequestLog
 from ramparts.proxy.verdict import HttpPolicies
-from ramparts.serving import bind_tcp, bound_address
+from ramparts.serving import LISTEN_BACKLOG, bind_tcp, bound_address
 from ramparts.store import Database, StoreUnavailable
 from ramparts.store.repositories import proxy_listeners
 
@@ -113,7 +113,9 @@ class ProxyService:
         plain = bind_tcp(self._host, self._port)
         self._addresses["proxy"] = bound_address(plain)
         listeners = [plain]
-        self._servers.append(await loop.create_server(lambda: self._accept(None), sock=plain))
+        self._servers.append(
+            await loop.create_server(lambda: self._accept(None), sock=plain, backlog=LISTEN_BACKLOG)
+        )
         if self._tls_port is not None:
             tls_sock = bind_tcp(self._host, self._tls_port)
             listeners.append(tls_sock)
@@ -121,7 +123,12 @@ class ProxyService:
             context = server_context(self._certfile, self._keyfile, alpn=["http/1.1"])
             context.sni_callback = _remember_sni
             self._servers.append(
-                await loop.create_server(lambda: self._accept(context), sock=tls_sock, ssl=context)
+                await loop.create_server(
+                    lambda: self._accept(context),
+                    sock=tls_sock,
+                    ssl=context,
+                    backlog=LISTEN_BACKLOG,
+                )
             )
         self.ctx.listeners = [_listener(sock.getsockname()) for sock in listeners]
         self.ctx.log.start()
