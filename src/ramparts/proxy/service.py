@@ -17,7 +17,7 @@ import logging
 import secrets
 import ssl
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from prometheus_client import CollectorRegistry
 
@@ -36,7 +36,7 @@ from ramparts.proxy.identify import BrowserSessions
 from ramparts.proxy.inspect import Inspector
 from ramparts.proxy.limits import MAX_CONNECTIONS
 from ramparts.proxy.origin import OriginPool
-from ramparts.proxy.pac import render_pac
+from ramparts.proxy.pac import direct_domains, render_pac
 from ramparts.proxy.requestlog import RequestLog
 from ramparts.proxy.verdict import HttpPolicies
 from ramparts.serving import LISTEN_BACKLOG, bind_tcp, bound_address
@@ -198,7 +198,8 @@ class ProxyService:
         https = None
         if tls:
             https = f"{endpoint.id}.proxy.{snapshot.team_domain}:{tls.rsplit(':', 1)[1]}"
-        direct = [snapshot.team_domain, *_idp_hosts(snapshot)]
+        issuers = [i.oidc.issuer for i in snapshot.access.idps if i.oidc is not None]
+        direct = direct_domains(snapshot.team_domain, issuers)
         return render_pac(endpoint, proxy_http=plain, proxy_https=https, direct_domains=direct)
 
     def _login_url(
@@ -261,13 +262,3 @@ def _remember_sni(ssl_object: ssl.SSLObject, name: str | None, _: ssl.SSLContext
 
 def _listener(sockname: tuple[str, int] | tuple[str, int, int, int]) -> Listener:
     return Listener(ipaddress.ip_address(sockname[0]), int(sockname[1]))
-
-
-def _idp_hosts(snapshot: Snapshot) -> list[str]:
-    hosts: list[str] = []
-    for idp in snapshot.access.idps:
-        if idp.oidc is not None:
-            host = urlsplit(idp.oidc.issuer).hostname
-            if host:
-                hosts.append(host)
-    return hosts
