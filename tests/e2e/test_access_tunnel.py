@@ -75,7 +75,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             time.sleep(0.1)
         created = run_cli(["access", "app", "create", "secret", "--domain", HOST], env)
         assert created.returncode == 0, created.stderr
-        yield {"up": up, "env": env, "tmp": tmp}
+        result = {"up": up, "env": env, "tmp": tmp}
+        # The edge applies the new snapshot asynchronously: wait until it enforces the app.
+        deadline = time.monotonic() + 20
+        with client(result) as c:
+            while c.get("/", headers={"host": HOST}).status_code != 403:
+                assert time.monotonic() < deadline, "the edge never applied the application"
+                time.sleep(0.1)
+        yield result
     finally:
         for proc in reversed(procs):
             proc.terminate()
